@@ -1,0 +1,205 @@
+//! The one error type at the HTTP boundary. Its [`ResponseError`] impl is the
+//! only place that decides a status, a stable `code` and the headers that go
+//! with them; the answer is `application/problem+json` (RFC 9457).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// Seconds a client is told to wait after WeChat's rate limit (45011: 100
+/// calls per user per minute).
+const RATE_LIMIT_RETRY_AFTER: u32 = 60;
+/// Seconds a client is told to wait when wxauth sheds a login.
+const OVERLOAD_RETRY_AFTER: u32 = 1;
+
+/// Everything a request can fail with, as the client sees it. The variants are
+/// the stable codes of SPEC section 3, plus `not_found` and
+/// `method_not_allowed` for requests that match no route.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed JSON, a missing, empty or mistyped field, bad base64.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The body is larger than the route allows.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The route's limit in bytes.
+        limit: usize,
+    },
+    /// WeChat 40029: the code is wrong or older than five minutes.
+    #[error("the login code is invalid or expired: call wx.login() for a new one")]
+    InvalidCode,
+    /// WeChat 40163: the code was already exchanged.
+    #[error("the login code was already used: call wx.login() for a new one")]
+    CodeUsed,
+    /// WeChat 45011: too many logins for this user.
+    #[error("WeChat is rate limiting this user: retry after the Retry-After delay")]
+    RateLimited,
+    /// WeChat 40226: WeChat flags the user as high risk.
+    #[error("WeChat refused this user (high-risk account)")]
+    UserBlocked,
+    /// WeChat answered with an error wxauth cannot recover from, or with
+    /// something that is not a valid answer.
+    #[error("WeChat answered with an error; the server log names the cause")]
+    UpstreamError,
+    /// WeChat could not be reached in time.
+    #[error("WeChat could not be reached in time")]
+    UpstreamUnavailable,
+    /// Too many calls to WeChat are in flight.
+    #[error("the server is busy: retry after the Retry-After delay")]
+    Overloaded,
+    /// The bearer token is missing or is not one of ours. Every reason gives
+    /// the same answer; the reason itself goes to a debug log only.
+    #[error("a valid bearer token is required")]
+    InvalidToken {
+        /// Whether the request carried a token at all (RFC 6750 section 3.1:
+        /// no `error` attribute when it did not).
+        token_sent: bool,
+    },
+    /// The login behind the token is older than `WXAUTH_SESSION_MAX_AGE`.
+    #[error("the session is too old to refresh: log in again")]
+    SessionExpired,
+    /// The data does not decrypt, parse or match with this session_key.
+    #[error("{0}")]
+    DecryptFailed(String),
+    /// No route has this path.
+    #[error("no such resource")]
+    NotFound,
+    /// The route exists but not with this method.
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    /// A fault of the server itself (the system RNG failed, a key would not
+    /// sign). Logged where it happens; never expected.
+    #[error("the server could not complete the request")]
+    Internal,
+}
+
+impl ApiError {
+    /// The stable, machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::InvalidCode => "invalid_code",
+            Self::CodeUsed => "code_used",
+            Self::RateLimited => "rate_limited",
+            Self::UserBlocked => "user_blocked",
+            Self::UpstreamError => "upstream_error",
+            Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::Overloaded => "overloaded",
+            Self::InvalidToken { .. } => "invalid_token",
+            Self::SessionExpired => "session_expired",
+            Self::DecryptFailed(_) => "decrypt_failed",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "Invalid request",
+            Self::PayloadTooLarge { .. } => "Payload too large",
+            Self::InvalidCode => "Invalid login code",
+            Self::CodeUsed => "Login code already used",
+            Self::RateLimited => "Rate limited by WeChat",
+            Self::UserBlocked => "User blocked by WeChat",
+            Self::UpstreamError => "WeChat error",
+            Self::UpstreamUnavailable => "WeChat unavailable",
+            Self::Overloaded => "Overloaded",
+            Self::InvalidToken { .. } => "Invalid token",
+            Self::SessionExpired => "Session expired",
+            Self::DecryptFailed(_) => "Decryption failed",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::Internal => "Internal error",
+        }
+    }
+}
+
+/// The body of an error answer (RFC 9457 section 3) with our `code` extension.
+#[derive(Serialize)]
+struct Problem<'a> {
+    /// A tag URI (RFC 4151): it names the problem type and is not meant to be
+    /// dereferenced (RFC 9457 section 3.1.1 allows non-resolvable URIs).
+    #[serde(rename = "type")]
+    type_: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    code: &'a str,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest(_) | Self::InvalidCode | Self::CodeUsed => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::UserBlocked => StatusCode::FORBIDDEN,
+            Self::UpstreamError => StatusCode::BAD_GATEWAY,
+            Self::UpstreamUnavailable => StatusCode::GATEWAY_TIMEOUT,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InvalidToken { .. } | Self::SessionExpired => StatusCode::UNAUTHORIZED,
+            Self::DecryptFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let code = self.code();
+        let mut response = HttpResponse::build(status);
+        response.content_type("application/problem+json");
+        match self {
+            Self::RateLimited => {
+                response.insert_header((header::RETRY_AFTER, RATE_LIMIT_RETRY_AFTER));
+            }
+            Self::Overloaded => {
+                response.insert_header((header::RETRY_AFTER, OVERLOAD_RETRY_AFTER));
+            }
+            // RFC 6750 section 3: a 401 names the scheme and realm; it adds
+            // `error="invalid_token"` only when the request carried a token.
+            Self::InvalidToken { token_sent: false } => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer realm="wxauth""#),
+                ));
+            }
+            Self::InvalidToken { token_sent: true } | Self::SessionExpired => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer realm="wxauth", error="invalid_token""#),
+                ));
+            }
+            _ => {}
+        }
+        response.json(Problem {
+            type_: format!("tag:wxauth,2026:problem:{code}"),
+            title: self.title(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    #[actix_web::test]
+    async fn problem_body_carries_status_code_and_type() {
+        let response = ApiError::CodeUsed.error_response();
+        assert_eq!(response.status(), 400);
+        let body = to_bytes(response.into_body()).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["code"], "code_used");
+        assert_eq!(json["status"], 400);
+        assert_eq!(json["type"], "tag:wxauth,2026:problem:code_used");
+    }
+}

@@ -1,0 +1,185 @@
+//! The guard: an actix-web extractor that lets a handler run only for a
+//! request with a valid wxauth token. It is the library's public face; any
+//! actix-web service can mount it with a keyring loaded from the same folder:
+//!
+//! ```no_run
+//! use actix_web::{web, App, HttpServer, Responder};
+//! use wxauth::guard::{Authenticated, Guard};
+//!
+//! async fn hello(user: Authenticated) -> impl Responder {
+//!     format!("hello {}", user.openid())
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let guard = Guard::from_dir("keys".as_ref(), "wxauth", "wx1234567890abcdef", 30)?;
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .app_data(web::Data::new(guard.clone()))
+//!         .route("/hello", web::get().to(hello))
+//! })
+//! .bind("127.0.0.1:9000")?
+//! .run()
+//! .await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::domain::SessionKey;
+use crate::error::ApiError;
+use crate::keyring::{Keyring, KeyringError, SharedKeyring};
+use crate::token::{Claims, Rejection, TokenPolicy, TokenVerifier, VerifiedToken};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use std::future::{Ready, ready};
+use std::path::Path;
+use std::sync::Arc;
+
+/// What the [`Authenticated`] extractor verifies with. Register it as
+/// `web::Data<Guard>` (`App::app_data(web::Data::new(guard))`).
+#[derive(Clone)]
+pub struct Guard {
+    verifier: TokenVerifier,
+}
+
+impl Guard {
+    /// A guard over an existing verifier.
+    pub fn new(verifier: TokenVerifier) -> Self {
+        Self { verifier }
+    }
+
+    /// A guard for a service behind wxauth: loads the key folder once and
+    /// accepts tokens of `issuer` for `appid`, with `leeway` seconds of skew.
+    pub fn from_dir(
+        dir: &Path,
+        issuer: &str,
+        appid: &str,
+        leeway: i64,
+    ) -> Result<Self, KeyringError> {
+        let (keyring, broken) = Keyring::load(dir, None)?;
+        for file in broken {
+            log::error!("skipping key file {}: {}", file.path.display(), file.error);
+        }
+        let clock: SharedClock = Arc::new(SystemClock);
+        let policy = TokenPolicy {
+            issuer: issuer.to_owned(),
+            audience: appid.to_owned(),
+            leeway,
+        };
+        Ok(Self::new(TokenVerifier::new(
+            SharedKeyring::new(keyring),
+            policy,
+            clock,
+        )))
+    }
+
+    /// The verifier behind this guard.
+    pub fn verifier(&self) -> &TokenVerifier {
+        &self.verifier
+    }
+
+    /// Authenticates a request: reads its bearer token and verifies it.
+    pub fn authenticate(&self, req: &HttpRequest) -> Result<Authenticated, ApiError> {
+        let token = bearer_token(req)?;
+        match self.verifier.verify(token) {
+            Ok(token) => Ok(Authenticated { token }),
+            Err(reason) => {
+                // The reason stays on the server (and never the token itself).
+                log::debug!("rejected a bearer token: {reason}");
+                Err(ApiError::InvalidToken { token_sent: true })
+            }
+        }
+    }
+}
+
+/// A request's verified token. Taking it as a handler argument makes the
+/// handler run only for valid tokens; every failure is one uniform 401
+/// `invalid_token` with `WWW-Authenticate` (RFC 6750 section 3).
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    token: VerifiedToken,
+}
+
+impl Authenticated {
+    /// The user's openid (the `sub` claim).
+    pub fn openid(&self) -> &str {
+        &self.token.claims.sub
+    }
+
+    /// The user's unionid, when WeChat returned one at login.
+    pub fn unionid(&self) -> Option<&str> {
+        self.token.claims.unionid.as_deref()
+    }
+
+    /// When the token expires, seconds since the epoch.
+    pub fn expires_at(&self) -> i64 {
+        self.token.claims.exp
+    }
+
+    /// All claims of the token.
+    pub fn claims(&self) -> &Claims {
+        &self.token.claims
+    }
+
+    /// The verified token.
+    pub fn token(&self) -> &VerifiedToken {
+        &self.token
+    }
+
+    /// Opens the sealed session_key, on demand only. A seal that does not open
+    /// (moved from another user's token, tampered) is an invalid token.
+    pub fn session_key(&self) -> Result<SessionKey, ApiError> {
+        self.token.session_key().map_err(|reason: Rejection| {
+            log::debug!("rejected a bearer token: {reason}");
+            ApiError::InvalidToken { token_sent: true }
+        })
+    }
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(match req.app_data::<web::Data<Guard>>() {
+            Some(guard) => guard.authenticate(req),
+            None => {
+                log::error!(
+                    "Authenticated used on a route without web::Data<Guard>: refusing every request"
+                );
+                Err(ApiError::InvalidToken { token_sent: false })
+            }
+        })
+    }
+}
+
+/// The token of `Authorization: Bearer <token>` (RFC 6750 section 2.1). The
+/// scheme is case-insensitive (RFC 9110 section 11.1); the token must match
+/// `b64token`. Two `Authorization` headers are refused as ambiguous.
+fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
+    let mut values = req.headers().get_all(AUTHORIZATION);
+    let sent = ApiError::InvalidToken { token_sent: true };
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Err(ApiError::InvalidToken { token_sent: false }),
+        (Some(value), None) => value,
+        (Some(_), Some(_)) => return Err(sent),
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::InvalidToken { token_sent: true })?;
+    let (scheme, rest) = value.split_once(' ').ok_or(sent)?;
+    if !scheme.eq_ignore_ascii_case("Bearer") {
+        return Err(ApiError::InvalidToken { token_sent: true });
+    }
+    let token = rest.trim_start_matches(' ');
+    let body = token.trim_end_matches('=');
+    let b64token = !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
+    if b64token {
+        Ok(token)
+    } else {
+        Err(ApiError::InvalidToken { token_sent: true })
+    }
+}

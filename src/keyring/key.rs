@@ -1,0 +1,263 @@
+//! One key generation: a PKCS#8 PEM private key file `<kid>.pem`, and all that
+//! is derived from it (signing key, public JWK, session_key sealing key).
+
+use crate::token::seal::SealingKey;
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair,
+    RsaPublicKeyComponents,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde_json::json;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The smallest RSA modulus accepted, in bits (RFC 7518 section 3.3).
+const MIN_RSA_BITS: usize = 2048;
+
+/// The algorithm of a key, which is the only algorithm its tokens may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyAlg {
+    /// Ed25519 (`EdDSA`, RFC 8037): small, fast, the default.
+    Eddsa,
+    /// ECDSA on P-256 with SHA-256 (`ES256`).
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (`RS256`), 2048-bit keys from keygen.
+    Rs256,
+}
+
+impl KeyAlg {
+    /// The JOSE `alg` name (RFC 7518, RFC 8037).
+    pub fn jose_name(self) -> &'static str {
+        match self {
+            Self::Eddsa => "EdDSA",
+            Self::Es256 => "ES256",
+            Self::Rs256 => "RS256",
+        }
+    }
+
+    /// The jsonwebtoken algorithm.
+    pub fn algorithm(self) -> Algorithm {
+        match self {
+            Self::Eddsa => Algorithm::EdDSA,
+            Self::Es256 => Algorithm::ES256,
+            Self::Rs256 => Algorithm::RS256,
+        }
+    }
+}
+
+impl fmt::Display for KeyAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.jose_name())
+    }
+}
+
+/// Why a key file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The file could not be read.
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file is not PEM.
+    #[error("not a PEM file")]
+    NotPem,
+    /// The file is PEM, but not an unencrypted PKCS#8 private key.
+    #[error(
+        "holds a {0:?} PEM block; wxauth needs an unencrypted PKCS#8 private key \
+         (BEGIN PRIVATE KEY), as `openssl genpkey` and `wxauth keygen` write"
+    )]
+    NotPkcs8(String),
+    /// The key is PKCS#8 but of a kind wxauth does not sign with.
+    #[error("is not an Ed25519, P-256 or RSA (2048 bits or more) PKCS#8 private key")]
+    Unsupported,
+    /// The RSA key is too short.
+    #[error("is an RSA key of {0} bits; at least 2048 are required")]
+    RsaTooShort(usize),
+    /// Key generation failed in the crypto library.
+    #[error("the crypto library could not generate or encode a key")]
+    Generate,
+}
+
+/// A loaded key generation: it signs (when it is the signing key), verifies,
+/// publishes its public half as a JWK, and seals session_keys.
+pub struct KeyGeneration {
+    kid: String,
+    alg: KeyAlg,
+    path: PathBuf,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    sealing: SealingKey,
+    jwk: serde_json::Value,
+}
+
+impl fmt::Debug for KeyGeneration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyGeneration")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyGeneration {
+    /// Parses the PEM text of `path`, whose stem `kid` names the generation.
+    /// The algorithm is read from the key itself.
+    pub fn from_pem(kid: &str, path: &Path, pem_text: &[u8]) -> Result<Self, KeyError> {
+        let block = pem::parse(pem_text).map_err(|_| KeyError::NotPem)?;
+        if block.tag() != "PRIVATE KEY" {
+            return Err(KeyError::NotPkcs8(block.tag().to_owned()));
+        }
+        let der = block.contents();
+        let (alg, encoding, decoding, mut jwk) = if let Ok(pair) = Ed25519KeyPair::from_pkcs8(der) {
+            let public = pair.public_key().as_ref();
+            (
+                KeyAlg::Eddsa,
+                EncodingKey::from_ed_der(der),
+                DecodingKey::from_ed_der(public),
+                json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public)}),
+            )
+        } else if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
+            // An uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
+            let point = pair.public_key().as_ref();
+            let (x, y) = point
+                .get(1..33)
+                .zip(point.get(33..65))
+                .ok_or(KeyError::Unsupported)?;
+            (
+                KeyAlg::Es256,
+                EncodingKey::from_ec_der(der),
+                DecodingKey::from_ec_der(point),
+                json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y)}),
+            )
+        } else if let Ok(pair) = RsaKeyPair::from_pkcs8(der) {
+            let bits = pair.public_modulus_len() * 8;
+            if bits < MIN_RSA_BITS {
+                return Err(KeyError::RsaTooShort(bits));
+            }
+            let parts = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+            (
+                KeyAlg::Rs256,
+                EncodingKey::from_rsa_pem(pem_text).map_err(|_| KeyError::Unsupported)?,
+                DecodingKey::from_rsa_raw_components(&parts.n, &parts.e),
+                json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&parts.n), "e": URL_SAFE_NO_PAD.encode(&parts.e)}),
+            )
+        } else {
+            return Err(KeyError::Unsupported);
+        };
+        if let Some(fields) = jwk.as_object_mut() {
+            fields.insert("kid".into(), json!(kid));
+            fields.insert("alg".into(), json!(alg.jose_name()));
+            fields.insert("use".into(), json!("sig"));
+        }
+        Ok(Self {
+            kid: kid.to_owned(),
+            alg,
+            path: path.to_owned(),
+            encoding,
+            decoding,
+            sealing: SealingKey::derive(der),
+            jwk,
+        })
+    }
+
+    /// The key id: the file's stem.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The key's algorithm.
+    pub fn alg(&self) -> KeyAlg {
+        self.alg
+    }
+
+    /// The file the key was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The private key, for signing.
+    pub fn encoding_key(&self) -> &EncodingKey {
+        &self.encoding
+    }
+
+    /// The public key, for verifying.
+    pub fn decoding_key(&self) -> &DecodingKey {
+        &self.decoding
+    }
+
+    /// The key that seals session_keys into tokens this generation signs.
+    pub fn sealing_key(&self) -> &SealingKey {
+        &self.sealing
+    }
+
+    /// The public JWK (RFC 7517) with `kid`, `alg` and `use: sig`.
+    pub fn jwk(&self) -> &serde_json::Value {
+        &self.jwk
+    }
+}
+
+/// Generates a new private key of `alg` as PKCS#8 PEM text.
+pub fn generate_pem(alg: KeyAlg) -> Result<String, KeyError> {
+    let rng = SystemRandom::new();
+    let der: Vec<u8> = match alg {
+        // PKCS#8 v1, as `openssl genpkey` writes it, so every tool reads it.
+        KeyAlg::Eddsa => Ed25519KeyPair::generate_pkcs8v1(&rng)
+            .map_err(|_| KeyError::Generate)?
+            .as_ref()
+            .to_vec(),
+        KeyAlg::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| KeyError::Generate)?
+            .as_ref()
+            .to_vec(),
+        KeyAlg::Rs256 => aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048)
+            .and_then(|pair| pair.as_der())
+            .map_err(|_| KeyError::Generate)?
+            .as_ref()
+            .to_vec(),
+    };
+    Ok(pem::encode(&pem::Pem::new("PRIVATE KEY", der)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_load_back_with_their_algorithm() {
+        for alg in [KeyAlg::Eddsa, KeyAlg::Es256, KeyAlg::Rs256] {
+            let pem = generate_pem(alg).unwrap();
+            let key = KeyGeneration::from_pem("k1", Path::new("k1.pem"), pem.as_bytes()).unwrap();
+            assert_eq!(key.alg(), alg);
+            assert_eq!(key.jwk()["alg"], alg.jose_name());
+            assert_eq!(key.jwk()["kid"], "k1");
+            assert_eq!(key.jwk()["use"], "sig");
+            assert!(
+                key.jwk().get("d").is_none(),
+                "a JWK must not carry the private key"
+            );
+        }
+    }
+
+    #[test]
+    fn non_pkcs8_and_garbage_files_are_refused() {
+        let sec1 = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+        assert!(matches!(
+            KeyGeneration::from_pem("k", Path::new("k.pem"), sec1.as_bytes()),
+            Err(KeyError::NotPkcs8(_))
+        ));
+        assert!(matches!(
+            KeyGeneration::from_pem("k", Path::new("k.pem"), b"hello"),
+            Err(KeyError::NotPem)
+        ));
+        let junk = pem::encode(&pem::Pem::new("PRIVATE KEY", vec![1, 2, 3]));
+        assert!(matches!(
+            KeyGeneration::from_pem("k", Path::new("k.pem"), junk.as_bytes()),
+            Err(KeyError::Unsupported)
+        ));
+    }
+}

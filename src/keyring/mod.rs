@@ -1,0 +1,324 @@
+//! The key folder: every `<kid>.pem` in it is one key generation. Every loaded
+//! key verifies; one signs: `WXAUTH_SIGNING_KID`, or else the greatest kid
+//! (so a kid that is a UTC timestamp makes the newest key sign).
+//!
+//! The set is swapped atomically behind [`SharedKeyring`]: readers take the
+//! current set without locking and never see a half-loaded one.
+
+mod key;
+
+pub use key::{KeyAlg, KeyError, KeyGeneration, generate_pem};
+
+use arc_swap::ArcSwap;
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Whether `kid` is a valid key id: 1 to 64 characters of `[A-Za-z0-9_-]`,
+/// so it is safe as a file stem and in a JWT header.
+pub fn is_valid_kid(kid: &str) -> bool {
+    (1..=64).contains(&kid.len())
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Why no usable key set could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    /// The folder could not be listed.
+    #[error("cannot read the key folder {dir}: {source}")]
+    Io {
+        /// The folder.
+        dir: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The folder holds no usable key.
+    #[error(
+        "no usable key in {dir}: create one with `wxauth keygen --dir {dir}` \
+         (or `openssl genpkey -algorithm ed25519 -out {dir}/<kid>.pem`)",
+        dir = .dir.display()
+    )]
+    NoKeys {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// `WXAUTH_SIGNING_KID` names a key that is not loaded.
+    #[error("WXAUTH_SIGNING_KID={kid} names no usable key file in {dir}", dir = .dir.display())]
+    PinnedKidMissing {
+        /// The pinned kid.
+        kid: String,
+        /// The folder.
+        dir: PathBuf,
+    },
+}
+
+/// A file in the key folder that could not be loaded, and why.
+#[derive(Debug)]
+pub struct BrokenKeyFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it was skipped.
+    pub error: KeyError,
+}
+
+/// Loaded generations by kid; a `BTreeMap` so the greatest kid is the last.
+type KeyMap = BTreeMap<String, Arc<KeyGeneration>>;
+
+/// An immutable set of loaded key generations with the one that signs.
+#[derive(Debug)]
+pub struct Keyring {
+    keys: KeyMap,
+    signing: Arc<KeyGeneration>,
+    jwks: Vec<u8>,
+}
+
+impl Keyring {
+    /// Loads every key file of `dir`. Broken files are returned beside the
+    /// keyring, for the caller to log; a folder without a usable key, or a pin
+    /// naming no loaded key, is an error.
+    pub fn load(dir: &Path, pin: Option<&str>) -> Result<(Self, Vec<BrokenKeyFile>), KeyringError> {
+        let (keys, broken) = scan(dir)?;
+        Ok((Self::from_keys(dir, keys, pin)?, broken))
+    }
+
+    /// Rescans `dir` on top of this keyring. A file that fails to load keeps
+    /// the key this keyring had for its kid; a file gone from the folder stops
+    /// verifying. The result always has a signing key, or the rescan fails and
+    /// the caller keeps what it had.
+    pub fn rescan(
+        &self,
+        dir: &Path,
+        pin: Option<&str>,
+    ) -> Result<(Self, Vec<BrokenKeyFile>), KeyringError> {
+        let (mut keys, broken) = scan(dir)?;
+        for file in &broken {
+            if let Some(kid) = kid_of(&file.path)
+                && let Some(old) = self.keys.get(kid)
+            {
+                keys.insert(kid.to_owned(), Arc::clone(old));
+            }
+        }
+        Ok((Self::from_keys(dir, keys, pin)?, broken))
+    }
+
+    fn from_keys(dir: &Path, keys: KeyMap, pin: Option<&str>) -> Result<Self, KeyringError> {
+        let signing = match pin {
+            Some(kid) => keys
+                .get(kid)
+                .ok_or_else(|| KeyringError::PinnedKidMissing {
+                    kid: kid.to_owned(),
+                    dir: dir.to_owned(),
+                })?,
+            None => keys
+                .values()
+                .next_back()
+                .ok_or_else(|| KeyringError::NoKeys {
+                    dir: dir.to_owned(),
+                })?,
+        };
+        let signing = Arc::clone(signing);
+        let set = serde_json::json!({
+            "keys": keys.values().map(|key| key.jwk()).collect::<Vec<_>>()
+        });
+        let jwks = serde_json::to_vec(&set).unwrap_or_default();
+        Ok(Self {
+            keys,
+            signing,
+            jwks,
+        })
+    }
+
+    /// The generation with this kid, if loaded.
+    pub fn get(&self, kid: &str) -> Option<&Arc<KeyGeneration>> {
+        self.keys.get(kid)
+    }
+
+    /// The generation that signs new tokens.
+    pub fn signing(&self) -> &Arc<KeyGeneration> {
+        &self.signing
+    }
+
+    /// Every loaded generation, by kid.
+    pub fn keys(&self) -> impl Iterator<Item = &Arc<KeyGeneration>> {
+        self.keys.values()
+    }
+
+    /// How many generations are loaded.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no generation is loaded (never true of a built keyring).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The JWK Set (RFC 7517 section 5) of every loaded public key, rendered
+    /// once per load.
+    pub fn jwks_json(&self) -> &[u8] {
+        &self.jwks
+    }
+}
+
+/// The keyring the server and guards share; swapped whole on each rescan.
+#[derive(Debug, Clone)]
+pub struct SharedKeyring(Arc<ArcSwap<Keyring>>);
+
+impl SharedKeyring {
+    /// Shares `keyring`.
+    pub fn new(keyring: Keyring) -> Self {
+        Self(Arc::new(ArcSwap::from_pointee(keyring)))
+    }
+
+    /// The current key set. Cheap, lock-free; the set stays alive while held.
+    pub fn current(&self) -> Arc<Keyring> {
+        self.0.load_full()
+    }
+
+    /// Replaces the key set.
+    pub fn replace(&self, keyring: Keyring) {
+        self.0.store(Arc::new(keyring));
+    }
+}
+
+fn kid_of(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?;
+    let kid = name.strip_suffix(".pem")?;
+    is_valid_kid(kid).then_some(kid)
+}
+
+/// Reads every `<kid>.pem` in `dir`. Dot files (such as the `..data` links of
+/// a Kubernetes Secret volume) and `README.md` are passed over quietly; other
+/// files are passed over with a warning.
+fn scan(
+    dir: &Path,
+) -> Result<(KeyMap, Vec<BrokenKeyFile>), KeyringError> {
+    let io_error = |source| KeyringError::Io {
+        dir: dir.to_owned(),
+        source,
+    };
+    let mut keys = BTreeMap::new();
+    let mut broken = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_error)? {
+        let entry = entry.map_err(io_error)?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "README.md" {
+            continue;
+        }
+        let Some(kid) = kid_of(&path) else {
+            log::warn!(
+                "ignoring {}: key files are named <kid>.pem with a kid of 1 to 64 [A-Za-z0-9_-]",
+                path.display()
+            );
+            continue;
+        };
+        // `read` follows symlinks, which is how Secret volumes present files.
+        let loaded = std::fs::read(&path)
+            .map_err(KeyError::from)
+            .and_then(|text| KeyGeneration::from_pem(kid, &path, &text));
+        match loaded {
+            Ok(key) => {
+                keys.insert(kid.to_owned(), Arc::new(key));
+            }
+            Err(error) => broken.push(BrokenKeyFile { path, error }),
+        }
+    }
+    Ok((keys, broken))
+}
+
+/// Writes a new key of `alg` as `dir/<kid>.pem`, readable by its owner only
+/// (mode 0600), creating `dir` if needed. Refuses to overwrite a file.
+pub fn write_new_key(dir: &Path, kid: &str, alg: KeyAlg) -> Result<PathBuf, std::io::Error> {
+    if !is_valid_kid(kid) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{kid:?} is not a kid: use 1 to 64 characters of [A-Za-z0-9_-]"),
+        ));
+    }
+    let pem = generate_pem(alg).map_err(std::io::Error::other)?;
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{kid}.pem"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path)?;
+    file.write_all(pem.as_bytes())?;
+    file.sync_all()?;
+    Ok(path)
+}
+
+/// The default kid: the UTC time as `YYYYMMDDTHHMMSSZ`, so newer sorts later.
+pub fn default_kid(now: chrono::DateTime<chrono::Utc>) -> String {
+    now.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kids_are_safe_file_stems() {
+        assert!(is_valid_kid("20261121T043000Z"));
+        assert!(is_valid_kid("a_b-C"));
+        assert!(!is_valid_kid(""));
+        assert!(!is_valid_kid("../x"));
+        assert!(!is_valid_kid("a.b"));
+        assert!(!is_valid_kid(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn greatest_kid_signs_unless_pinned() {
+        let dir = tempfile::tempdir().unwrap();
+        write_new_key(dir.path(), "20250101T000000Z", KeyAlg::Eddsa).unwrap();
+        write_new_key(dir.path(), "20260101T000000Z", KeyAlg::Es256).unwrap();
+        let (ring, broken) = Keyring::load(dir.path(), None).unwrap();
+        assert!(broken.is_empty());
+        assert_eq!(ring.len(), 2);
+        assert_eq!(ring.signing().kid(), "20260101T000000Z");
+        let (ring, _) = Keyring::load(dir.path(), Some("20250101T000000Z")).unwrap();
+        assert_eq!(ring.signing().kid(), "20250101T000000Z");
+        assert!(matches!(
+            Keyring::load(dir.path(), Some("nope")),
+            Err(KeyringError::PinnedKidMissing { .. })
+        ));
+    }
+
+    #[test]
+    fn empty_folder_names_keygen() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = Keyring::load(dir.path(), None).unwrap_err();
+        assert!(error.to_string().contains("wxauth keygen"));
+    }
+
+    #[test]
+    fn broken_file_keeps_the_key_it_replaced_and_deleted_file_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_new_key(dir.path(), "a", KeyAlg::Eddsa).unwrap();
+        let b = write_new_key(dir.path(), "b", KeyAlg::Eddsa).unwrap();
+        let (ring, _) = Keyring::load(dir.path(), None).unwrap();
+        std::fs::write(&b, "garbage").unwrap();
+        let (ring, broken) = ring.rescan(dir.path(), None).unwrap();
+        assert_eq!(broken.len(), 1);
+        assert_eq!(ring.signing().kid(), "b");
+        std::fs::remove_file(&a).unwrap();
+        let (ring, _) = ring.rescan(dir.path(), None).unwrap();
+        assert!(ring.get("a").is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn keygen_writes_owner_only_files_and_never_overwrites() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_new_key(dir.path(), "k", KeyAlg::Eddsa).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(write_new_key(dir.path(), "k", KeyAlg::Eddsa).is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! wxauth: a stateless login server for WeChat mini-programs.
+//!
+//! A mini-program sends the one-time `code` from `wx.login()`; wxauth exchanges
+//! it with WeChat's `code2Session` and answers with a signed JWT that carries the
+//! user's `openid`, with WeChat's `session_key` sealed (XChaCha20-Poly1305)
+//! inside it. Nothing is stored on the server: every replica holding the same
+//! key files accepts every token.
+//!
+//! The crate is a library as well as the `wxauth` binary. Another actix-web
+//! service mounts the same guard with [`guard::Guard`] and the
+//! [`guard::Authenticated`] extractor; see the README for a complete example.
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod guard;
+pub mod keyring;
+pub mod routes;
+pub mod sim;
+pub mod startup;
+pub mod token;
+pub mod wechat;

@@ -1,0 +1,101 @@
+//! Thin HTTP handlers: check, validate, delegate. Wiring and body limits are
+//! here too, so every route's limits sit in one place.
+
+mod auth;
+mod health;
+mod jwks;
+
+use crate::clock::SharedClock;
+use crate::error::ApiError;
+use crate::keyring::SharedKeyring;
+use crate::token::TokenIssuer;
+use crate::wechat::WeChatClient;
+use actix_web::error::JsonPayloadError;
+use actix_web::{HttpRequest, HttpResponse, Resource, web};
+
+/// Body limit on `/auth/*` and everything else but `/wx/decrypt` (SPEC section 3).
+pub const AUTH_BODY_LIMIT: usize = 4 * 1024;
+/// Body limit on `/wx/decrypt` (SPEC section 3).
+pub const DECRYPT_BODY_LIMIT: usize = 64 * 1024;
+
+/// What the handlers share.
+pub struct AppState {
+    /// The current keys.
+    pub keyring: SharedKeyring,
+    /// Makes tokens.
+    pub issuer: TokenIssuer,
+    /// Talks to WeChat (or the simulator).
+    pub wechat: WeChatClient,
+    /// The time.
+    pub clock: SharedClock,
+    /// `WXAUTH_SESSION_MAX_AGE`.
+    pub session_max_age: i64,
+}
+
+/// The body limit for a request path.
+pub fn body_limit(path: &str) -> usize {
+    if path == "/wx/decrypt" {
+        DECRYPT_BODY_LIMIT
+    } else {
+        AUTH_BODY_LIMIT
+    }
+}
+
+/// A JSON extractor configuration with `limit` whose every failure is our
+/// problem+json: 413 past the limit, 400 for the rest.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|error, _req| json_error(error).into())
+}
+
+fn json_error(error: JsonPayloadError) -> ApiError {
+    match error {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::PayloadTooLarge { limit }
+        }
+        JsonPayloadError::ContentType => {
+            ApiError::InvalidRequest("Content-Type must be application/json".into())
+        }
+        // serde's messages name the field and the expected type; our fields
+        // are all strings, so no value from the body is echoed.
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::InvalidRequest(format!("invalid body: {e}"))
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::InvalidRequest(format!(
+            "the body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )),
+        _ => ApiError::InvalidRequest("the body could not be read".into()),
+    }
+}
+
+/// A resource whose other methods get a 405 problem.
+pub fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+/// The answer for paths no route has.
+pub async fn not_found(_req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// Mounts the public routes (everything but the simulator).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/auth")
+            .app_data(json_config(AUTH_BODY_LIMIT))
+            .service(resource("/login").route(web::post().to(auth::login)))
+            .service(resource("/refresh").route(web::post().to(auth::refresh)))
+            .service(resource("/me").route(web::get().to(auth::me))),
+    )
+    .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
+    .service(resource("/healthz").route(web::get().to(health::healthz)))
+    .service(resource("/readyz").route(web::get().to(health::readyz)));
+}

@@ -1,0 +1,236 @@
+//! Verifying a token: every check of SPEC section 5, in an order that does
+//! the cheap, attacker-controlled parsing before any cryptography, and never
+//! lets the token choose its algorithm (the key does, RFC 8725 section 3.1).
+
+use super::Claims;
+use crate::clock::SharedClock;
+use crate::domain::SessionKey;
+use crate::keyring::{KeyAlg, KeyGeneration, SharedKeyring};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Validation;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use std::sync::Arc;
+
+/// The longest token accepted. Ours are under 1 KiB (RS256 with a 4096-bit
+/// key stays under 2 KiB); the cap stops a 128 KiB header from reaching the
+/// base64 and JSON decoders.
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// Why a token was refused. For the debug log only: clients get one uniform
+/// 401, so an attacker learns nothing about which check failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Rejection {
+    /// Longer than [`MAX_TOKEN_LEN`].
+    #[error("token longer than {MAX_TOKEN_LEN} bytes")]
+    TooLong,
+    /// Not three non-empty base64url segments with a JSON object header.
+    #[error("token is not a compact JWS")]
+    Malformed,
+    /// The header carries `crit`, `jku`, `jwk`, `x5u` or `x5c`.
+    #[error("header carries a parameter wxauth refuses (crit, jku, jwk, x5u, x5c)")]
+    ForbiddenHeader,
+    /// The header's `typ` is present and not `JWT`.
+    #[error("header typ is not JWT")]
+    WrongType,
+    /// The header has no `kid`, or one that is not loaded.
+    #[error("unknown or missing kid")]
+    UnknownKid,
+    /// The header's `alg` is not the key's own.
+    #[error("alg does not match the key's algorithm")]
+    WrongAlg,
+    /// The signature does not verify, or a required claim is missing or
+    /// wrong (`iss`, `aud`, `sub`, types).
+    #[error("signature or claims invalid: {0:?}")]
+    Invalid(jsonwebtoken::errors::ErrorKind),
+    /// `exp` is past (beyond the leeway).
+    #[error("token expired")]
+    Expired,
+    /// `nbf` or `iat` is in the future (beyond the leeway).
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// The sealed session_key does not open.
+    #[error("sealed session_key does not open")]
+    Unseal,
+}
+
+/// What a token must say to be accepted.
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    /// The required `iss`.
+    pub issuer: String,
+    /// The required `aud` (the appid).
+    pub audience: String,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`, seconds.
+    pub leeway: i64,
+}
+
+/// A token whose signature and claims checked out.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    /// Its header's algorithm.
+    pub alg: KeyAlg,
+    /// Its claims.
+    pub claims: Claims,
+    key: Arc<KeyGeneration>,
+}
+
+impl VerifiedToken {
+    /// The kid that signed (and sealed) the token.
+    pub fn kid(&self) -> &str {
+        self.key.kid()
+    }
+
+    /// Opens the sealed session_key. Only wxauth (holding the key file) can.
+    pub fn session_key(&self) -> Result<SessionKey, Rejection> {
+        self.key
+            .sealing_key()
+            .unseal(&self.claims.sub, self.key.kid(), &self.claims.sk)
+            .map_err(|_| Rejection::Unseal)
+    }
+}
+
+/// The JOSE header (RFC 7515 section 4), as far as wxauth reads it. serde
+/// refuses duplicated names, so `{"alg":"EdDSA","alg":"none"}` is malformed.
+#[derive(Deserialize)]
+struct JoseHeader {
+    alg: String,
+    kid: Option<String>,
+    typ: Option<String>,
+    crit: Option<IgnoredAny>,
+    jku: Option<IgnoredAny>,
+    jwk: Option<IgnoredAny>,
+    x5u: Option<IgnoredAny>,
+    x5c: Option<IgnoredAny>,
+}
+
+/// Verifies tokens against a shared keyring.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    keyring: SharedKeyring,
+    policy: TokenPolicy,
+    clock: SharedClock,
+    validations: Arc<[(KeyAlg, Validation); 3]>,
+}
+
+impl TokenVerifier {
+    /// A verifier for `policy` over `keyring`, reading the time from `clock`.
+    pub fn new(keyring: SharedKeyring, policy: TokenPolicy, clock: SharedClock) -> Self {
+        let validation = |alg: KeyAlg| {
+            let mut v = Validation::new(alg.algorithm());
+            v.set_issuer(&[&policy.issuer]);
+            v.set_audience(&[&policy.audience]);
+            v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+            // Time is checked below against the injected clock.
+            v.validate_exp = false;
+            v.validate_nbf = false;
+            (alg, v)
+        };
+        let validations = Arc::new([
+            validation(KeyAlg::Eddsa),
+            validation(KeyAlg::Es256),
+            validation(KeyAlg::Rs256),
+        ]);
+        Self {
+            keyring,
+            policy,
+            clock,
+            validations,
+        }
+    }
+
+    /// The keyring this verifier reads.
+    pub fn keyring(&self) -> &SharedKeyring {
+        &self.keyring
+    }
+
+    /// The verifier's clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Every check: structure, header, key, signature, claims and time.
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, Rejection> {
+        let verified = self.verify_signed(token)?;
+        self.check_time(&verified.claims)?;
+        Ok(verified)
+    }
+
+    /// Every check but time: for `wxauth inspect`, which shows expired tokens.
+    pub fn verify_signed(&self, token: &str) -> Result<VerifiedToken, Rejection> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(Rejection::TooLong);
+        }
+        let mut segments = token.split('.');
+        let (Some(header), Some(_), Some(_), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(Rejection::Malformed);
+        };
+        let header = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| Rejection::Malformed)?;
+        let header: JoseHeader =
+            serde_json::from_slice(&header).map_err(|_| Rejection::Malformed)?;
+        if header.crit.is_some()
+            || header.jku.is_some()
+            || header.jwk.is_some()
+            || header.x5u.is_some()
+            || header.x5c.is_some()
+        {
+            return Err(Rejection::ForbiddenHeader);
+        }
+        // RFC 7519 section 5.1: "JWT" is the recommended value, compared
+        // case-insensitively.
+        if header
+            .typ
+            .as_deref()
+            .is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT"))
+        {
+            return Err(Rejection::WrongType);
+        }
+        let keyring = self.keyring.current();
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| keyring.get(kid))
+            .ok_or(Rejection::UnknownKid)?;
+        if header.alg != key.alg().jose_name() {
+            return Err(Rejection::WrongAlg);
+        }
+        let validation = self
+            .validations
+            .iter()
+            .find_map(|(alg, v)| (*alg == key.alg()).then_some(v))
+            .ok_or(Rejection::WrongAlg)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key.decoding_key(), validation)
+            .map_err(|e| Rejection::Invalid(e.into_kind()))?;
+        Ok(VerifiedToken {
+            alg: key.alg(),
+            claims: data.claims,
+            key: Arc::clone(key),
+        })
+    }
+
+    /// `exp` (required), `nbf` (when present) and `iat` against the clock,
+    /// each with the leeway (RFC 7519 sections 4.1.4, 4.1.5).
+    pub fn check_time(&self, claims: &Claims) -> Result<(), Rejection> {
+        let now = self.clock.now();
+        let leeway = self.policy.leeway;
+        if now > claims.exp.saturating_add(leeway) {
+            return Err(Rejection::Expired);
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| now.saturating_add(leeway) < nbf)
+            || now.saturating_add(leeway) < claims.iat
+        {
+            return Err(Rejection::NotYetValid);
+        }
+        Ok(())
+    }
+}
