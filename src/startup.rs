@@ -201,7 +201,7 @@ impl Application {
 fn load_keys(settings: &Settings) -> Result<Keyring, StartupError> {
     let dir = &settings.keys_dir;
     let loaded = match Keyring::load(dir, settings.signing_kid.as_deref()) {
-        Err(KeyringError::NoKeys { .. } | KeyringError::Io { .. }) if settings.is_simulator() => {
+        Err(KeyringError::NoKeys { .. }) if settings.is_simulator() => {
             let kid = keyring::default_kid(chrono::Utc::now());
             let path = keyring::write_new_key(dir, &kid, KeyAlg::Eddsa).map_err(|source| {
                 StartupError::DevKey {

@@ -193,16 +193,19 @@ fn kid_of(path: &Path) -> Option<&str> {
 /// Reads every `<kid>.pem` in `dir`. Dot files (such as the `..data` links of
 /// a Kubernetes Secret volume) and `README.md` are passed over quietly; other
 /// files are passed over with a warning.
-fn scan(
-    dir: &Path,
-) -> Result<(KeyMap, Vec<BrokenKeyFile>), KeyringError> {
+fn scan(dir: &Path) -> Result<(KeyMap, Vec<BrokenKeyFile>), KeyringError> {
     let io_error = |source| KeyringError::Io {
         dir: dir.to_owned(),
         source,
     };
     let mut keys = BTreeMap::new();
     let mut broken = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io_error)? {
+    let entries = match std::fs::read_dir(dir) {
+        // A folder that does not exist holds no keys; say so, naming keygen.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((keys, broken)),
+        other => other.map_err(io_error)?,
+    };
+    for entry in entries {
         let entry = entry.map_err(io_error)?;
         let path = entry.path();
         let name = entry.file_name();

@@ -1,6 +1,6 @@
 //! `/auth/login`, `/auth/refresh`, `/auth/me`.
 
-use super::AppState;
+use super::{AppState, JsonObject};
 use crate::domain::{LoginCode, WeChatId};
 use crate::error::ApiError;
 use crate::guard::Authenticated;
@@ -16,10 +16,10 @@ pub(super) struct LoginRequest {
 
 /// `POST /auth/login {"code"}`: exchange a `wx.login()` code for a token.
 pub(super) async fn login(
-    body: web::Json<LoginRequest>,
+    body: web::Json<JsonObject<LoginRequest>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = LoginCode::parse(&body.code).map_err(|m| ApiError::InvalidRequest(m.into()))?;
+    let code = LoginCode::parse(&body.0.0.code).map_err(|m| ApiError::InvalidRequest(m.into()))?;
     let session = state.wechat.code2session(&code).await.map_err(|e| {
         log::warn!("login failed upstream: {e}");
         ApiError::from(e)

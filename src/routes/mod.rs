@@ -12,6 +12,11 @@ use crate::token::TokenIssuer;
 use crate::wechat::WeChatClient;
 use actix_web::error::JsonPayloadError;
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::marker::PhantomData;
 
 /// Body limit on `/auth/*` and everything else but `/wx/decrypt` (SPEC section 3).
 pub const AUTH_BODY_LIMIT: usize = 4 * 1024;
@@ -84,6 +89,29 @@ async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
 /// The answer for paths no route has.
 pub async fn not_found(_req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
+}
+
+/// A request body that must be a JSON object. serde lets a struct also
+/// deserialize from an array (`["c"]` as `{"code": "c"}`); our API takes
+/// objects only, so anything else is `invalid_request`.
+pub struct JsonObject<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for JsonObject<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(ObjectOnly(PhantomData))
+            .map(JsonObject)
+    }
 }
 
 /// Mounts the public routes (everything but the simulator).

@@ -7,7 +7,7 @@
 use crate::clock::SharedClock;
 use crate::config::{SIMULATOR_APPID, SIMULATOR_SECRET};
 use crate::error::ApiError;
-use crate::routes::{AUTH_BODY_LIMIT, json_config, resource};
+use crate::routes::{AUTH_BODY_LIMIT, JsonObject, json_config, resource};
 use actix_web::{HttpResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -147,10 +147,10 @@ struct SimLogin {
 
 /// `POST /sim/login {"user"}` -> `{"code"}`: what `wx.login()` gives the app.
 async fn sim_login(
-    body: web::Json<SimLogin>,
+    body: web::Json<JsonObject<SimLogin>>,
     sim: web::Data<Simulator>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = body.user.as_str();
+    let user = body.0.0.user.as_str();
     if user.is_empty() || user.len() > 64 || user.chars().any(char::is_control) {
         return Err(ApiError::InvalidRequest(
             "`user` must be 1 to 64 characters without control characters".into(),

@@ -1,0 +1,120 @@
+//! wxauth keygen | keys | inspect.
+
+use crate::helpers::*;
+
+#[test]
+fn keygen_writes_an_owner_only_key_and_prints_its_kid() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let (code, stdout, _) =
+        run_wxauth(dir.path(), &[], &["keygen", "--alg", "es256", "--dir", "k"]);
+
+    assert_eq!(code, 0);
+    let kid = stdout.trim();
+    assert_eq!(
+        kid.len(),
+        "YYYYMMDDTHHMMSSZ".len(),
+        "default kid is the UTC time: {kid}"
+    );
+    let path = dir.path().join("k").join(format!("{kid}.pem"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let key = load_key(&dir.path().join("k"), kid);
+    assert_eq!(key.alg(), wxauth::keyring::KeyAlg::Es256);
+}
+
+#[test]
+fn keygen_refuses_a_bad_kid_and_an_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let (bad, _, stderr) = run_wxauth(dir.path(), &[], &["keygen", "--kid", "../escape"]);
+    assert_ne!(bad, 0);
+    assert!(stderr.contains("kid"), "{stderr}");
+
+    assert_eq!(run_wxauth(dir.path(), &[], &["keygen", "--kid", "k1"]).0, 0);
+    assert_ne!(run_wxauth(dir.path(), &[], &["keygen", "--kid", "k1"]).0, 0);
+}
+
+#[test]
+fn keys_lists_kid_alg_role_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (kid, alg) in [("a1", "eddsa"), ("b2", "rs256")] {
+        assert_eq!(
+            run_wxauth(dir.path(), &[], &["keygen", "--kid", kid, "--alg", alg]).0,
+            0
+        );
+    }
+
+    let (code, stdout, _) = run_wxauth(dir.path(), &[], &["keys"]);
+    let (_, pinned, _) = run_wxauth(dir.path(), &[("WXAUTH_SIGNING_KID", "a1")], &["keys"]);
+
+    assert_eq!(code, 0);
+    let line = |out: &str, kid: &str| out.lines().find(|l| l.starts_with(kid)).unwrap().to_owned();
+    assert!(line(&stdout, "a1").contains("EdDSA") && line(&stdout, "a1").contains("verify-only"));
+    assert!(line(&stdout, "b2").contains("RS256") && line(&stdout, "b2").contains("signing"));
+    assert!(line(&stdout, "b2").contains("b2.pem"));
+    assert!(line(&pinned, "a1").contains("signing"));
+}
+
+#[tokio::test]
+async fn inspect_prints_header_and_claims_but_never_the_session_key() {
+    // Arrange: a real token's claims moved to wall-clock time (inspect reads
+    // the system clock), once valid and once expired.
+    let app = spawn_app().await;
+    let (header, mut claims) = decode_parts(&app.login().await);
+    let now = chrono::Utc::now().timestamp();
+    claims["iat"] = now.into();
+    claims["exp"] = (now + 7200).into();
+    let valid = forge(&app.key(FIRST_KID), &header, &claims);
+    claims["iat"] = (now - 9000).into();
+    claims["exp"] = (now - 1800).into();
+    let expired = forge(&app.key(FIRST_KID), &header, &claims);
+    let env = [
+        ("WXAUTH_KEYS_DIR", app.keys_dir.to_str().unwrap()),
+        ("WECHAT_APPID", APPID),
+        ("WECHAT_SECRET", SECRET),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+
+    // Act
+    let (valid_code, valid_out, _) = run_wxauth(dir.path(), &env, &["inspect", &valid]);
+    let (expired_code, expired_out, _) = run_wxauth(dir.path(), &env, &["inspect", &expired]);
+
+    // Assert
+    assert_eq!(valid_code, 0, "{valid_out}");
+    assert!(valid_out.contains("status: valid"), "{valid_out}");
+    assert_eq!(expired_code, 1);
+    assert!(expired_out.contains("token expired"), "{expired_out}");
+    let sk = claims["sk"].as_str().unwrap();
+    for out in [&valid_out, &expired_out] {
+        assert!(out.contains(OPENID) && out.contains(FIRST_KID), "{out}");
+        assert!(!out.contains(sk), "the sealed sk is not printed");
+        assert!(!out.contains(SESSION_KEY));
+    }
+}
+
+#[tokio::test]
+async fn inspect_refuses_a_token_from_another_key() {
+    let app = spawn_app().await;
+    let token = app.login().await;
+    let other = tempfile::tempdir().unwrap();
+    wxauth::keyring::write_new_key(other.path(), FIRST_KID, wxauth::keyring::KeyAlg::Eddsa)
+        .unwrap();
+    let env = [
+        ("WXAUTH_KEYS_DIR", other.path().to_str().unwrap()),
+        ("WECHAT_APPID", APPID),
+        ("WECHAT_SECRET", SECRET),
+    ];
+
+    let (code, stdout, stderr) = run_wxauth(other.path(), &env, &["inspect", &token]);
+
+    assert_ne!(code, 0);
+    assert!(stderr.contains("token refused"), "{stderr}");
+    assert!(!stdout.contains(OPENID));
+}

@@ -1,0 +1,304 @@
+//! The guard: every failure is the same 401 `invalid_token`, with
+//! `WWW-Authenticate` per RFC 6750.
+
+use crate::helpers::*;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use wxauth::keyring::KeyAlg;
+
+/// Asserts the uniform answer to a bad token that was sent.
+async fn assert_rejected(app: &TestApp, token: &str) {
+    let response = app.get_me(token).await;
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer realm="wxauth", error="invalid_token""#
+    );
+    let body = assert_problem(response, 401, "invalid_token").await;
+    assert_eq!(
+        body["detail"], "a valid bearer token is required",
+        "no hint of which check failed"
+    );
+}
+
+/// Claims as wxauth issues them, at the test clock, for OPENID.
+fn good_claims(app: &TestApp) -> Value {
+    json!({
+        "iss": "wxauth", "aud": APPID, "sub": OPENID, "iat": app.now(), "exp": app.now() + 7200,
+        "jti": "j", "auth_time": app.now(), "sk": "x"
+    })
+}
+
+fn good_header() -> Value {
+    json!({"alg": "EdDSA", "typ": "JWT", "kid": FIRST_KID})
+}
+
+#[tokio::test]
+async fn me_answers_openid_unionid_and_exp() {
+    let app = spawn_app().await;
+    let token = app.login().await;
+
+    let response = app.get_me(&token).await;
+
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"openid": OPENID, "unionid": UNIONID, "exp": START + 7200})
+    );
+}
+
+#[tokio::test]
+async fn a_request_without_a_token_gets_401_without_an_error_attribute() {
+    let app = spawn_app().await;
+
+    let response = app.client.get(app.url("/auth/me")).send().await.unwrap();
+
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer realm="wxauth""#
+    );
+    assert_problem(response, 401, "invalid_token").await;
+}
+
+#[tokio::test]
+async fn a_forged_token_signed_by_our_key_passes_so_the_forgeries_below_test_their_own_check() {
+    // The control for every forged-token test: with nothing changed, the
+    // forging helper makes a token the guard accepts.
+    let app = spawn_app().await;
+
+    let token = forge(&app.key(FIRST_KID), &good_header(), &good_claims(&app));
+
+    assert_eq!(app.get_me(&token).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_tampered_payload_is_rejected() {
+    let app = spawn_app().await;
+    let token = app.login().await;
+    let parts: Vec<&str> = token.split('.').collect();
+    let (_, mut claims) = decode_parts(&token);
+    claims["sub"] = json!("oSomeoneElse000000000000000");
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+
+    assert_rejected(&app, &format!("{}.{payload}.{}", parts[0], parts[2])).await;
+}
+
+#[tokio::test]
+async fn a_foreign_signature_under_our_kid_is_rejected() {
+    let app = spawn_app().await;
+    let stranger = foreign_key(FIRST_KID, KeyAlg::Eddsa);
+
+    assert_rejected(&app, &forge(&stranger, &good_header(), &good_claims(&app))).await;
+}
+
+#[tokio::test]
+async fn a_wrong_alg_is_rejected() {
+    let app = spawn_app().await;
+    let claims = good_claims(&app);
+    // An ES256 key's signature presented under our EdDSA kid, with alg ES256.
+    let es = foreign_key(FIRST_KID, KeyAlg::Es256);
+    assert_rejected(
+        &app,
+        &forge(
+            &es,
+            &json!({"alg": "ES256", "typ": "JWT", "kid": FIRST_KID}),
+            &claims,
+        ),
+    )
+    .await;
+    // Our own signature, relabelled with another alg.
+    let token = forge(&app.key(FIRST_KID), &good_header(), &claims);
+    let signature = token.rsplit('.').next().unwrap();
+    for alg in ["none", "None", "HS256", "RS256", "ES256"] {
+        let header =
+            URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "JWT", "kid": FIRST_KID}).to_string());
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        assert_rejected(&app, &format!("{header}.{payload}.{signature}")).await;
+        assert_rejected(&app, &format!("{header}.{payload}.")).await;
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_or_missing_kid_is_rejected() {
+    let app = spawn_app().await;
+    let key = app.key(FIRST_KID);
+
+    for header in [
+        json!({"alg": "EdDSA", "typ": "JWT", "kid": "20991231T000000Z"}),
+        json!({"alg": "EdDSA", "typ": "JWT"}),
+        json!({"alg": "EdDSA", "typ": "JWT", "kid": 7}),
+        json!({"alg": "EdDSA", "typ": "JWT", "kid": "../20260101T000000Z"}),
+    ] {
+        assert_rejected(&app, &forge(&key, &header, &good_claims(&app))).await;
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_is_rejected_once_past_the_leeway() {
+    let app = spawn_app().await;
+    let token = app.login().await;
+
+    app.clock.advance(7200 + 30);
+    assert_eq!(
+        app.get_me(&token).await.status(),
+        200,
+        "inside the 30 s leeway"
+    );
+
+    app.clock.advance(1);
+    assert_rejected(&app, &token).await;
+}
+
+#[tokio::test]
+async fn a_token_not_yet_valid_is_rejected() {
+    let app = spawn_app().await;
+    let key = app.key(FIRST_KID);
+    let mut nbf = good_claims(&app);
+    nbf["nbf"] = json!(app.now() + 60);
+    let mut iat = good_claims(&app);
+    iat["iat"] = json!(app.now() + 3600);
+
+    assert_rejected(&app, &forge(&key, &good_header(), &nbf)).await;
+    assert_rejected(&app, &forge(&key, &good_header(), &iat)).await;
+}
+
+#[tokio::test]
+async fn wrong_or_missing_iss_aud_sub_exp_are_rejected() {
+    let app = spawn_app().await;
+    let key = app.key(FIRST_KID);
+    let changes: [(&str, Value); 9] = [
+        ("iss", json!("someone-else")),
+        ("aud", json!("wx0000000000000000")),
+        ("aud", json!([APPID, "wx0000000000000000"])),
+        ("exp", json!("9999999999")),
+        ("exp", json!(1.5e300)),
+        ("iss", Value::Null),
+        ("aud", Value::Null),
+        ("sub", Value::Null),
+        ("exp", Value::Null),
+    ];
+    for (claim, value) in changes {
+        let mut claims = good_claims(&app);
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(claim);
+        } else {
+            claims[claim] = value;
+        }
+        assert_rejected(&app, &forge(&key, &good_header(), &claims)).await;
+    }
+}
+
+#[tokio::test]
+async fn headers_pointing_at_other_keys_or_demanding_extensions_are_rejected() {
+    let app = spawn_app().await;
+    let key = app.key(FIRST_KID);
+    for (name, value) in [
+        ("crit", json!(["exp"])),
+        ("jku", json!("https://attacker.example/jwks.json")),
+        ("x5u", json!("https://attacker.example/cert.pem")),
+        ("jwk", key.jwk().clone()),
+        ("typ", json!("at+jwt")),
+    ] {
+        let mut header = good_header();
+        header[name] = value;
+        assert_rejected(&app, &forge(&key, &header, &good_claims(&app))).await;
+    }
+}
+
+#[tokio::test]
+async fn malformed_tokens_are_rejected() {
+    let app = spawn_app().await;
+    let token = app.login().await;
+    let parts: Vec<&str> = token.split('.').collect();
+
+    for bad in [
+        format!("{}.{}", parts[0], parts[1]),
+        format!("{token}.{}", parts[2]),
+        format!("{}..{}", parts[0], parts[2]),
+        format!("{token}="),
+        token[..token.len() - 4].to_owned(),
+        "a.b.c".to_owned(),
+        format!("{}.{}.{}", URL_SAFE_NO_PAD.encode("[]"), parts[1], parts[2]),
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode("not json"),
+            parts[1],
+            parts[2]
+        ),
+        format!("{}.{}", token, "x".repeat(8 * 1024)),
+    ] {
+        assert_rejected(&app, &bad).await;
+    }
+}
+
+#[tokio::test]
+async fn authorization_headers_of_the_wrong_shape_are_rejected() {
+    let app = spawn_app().await;
+    let token = app.login().await;
+
+    for value in [
+        format!("Basic {token}"),
+        format!("Bearer{token}"),
+        "Bearer".to_owned(),
+        "Bearer ".to_owned(),
+        format!("Bearer {token} extra"),
+        format!("Token {token}"),
+    ] {
+        let response = app
+            .client
+            .get(app.url("/auth/me"))
+            .header("authorization", value)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 401, "invalid_token").await;
+    }
+    // Two Authorization headers are ambiguous, even if one is good.
+    let response = app
+        .client
+        .get(app.url("/auth/me"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 401, "invalid_token").await;
+    // The scheme is case-insensitive (RFC 9110 section 11.1), and the
+    // bearer token may follow more than one space (RFC 6750: 1*SP).
+    for value in [format!("bearer {token}"), format!("BEARER   {token}")] {
+        let response = app
+            .client
+            .get(app.url("/auth/me"))
+            .header("authorization", value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn a_token_of_another_app_or_issuer_is_rejected() {
+    // Same key folder, different appid: tokens must not cross apps.
+    let keys = key_folder();
+    let ours = spawn_app_on(wiremock::MockServer::start().await, keys.clone(), &[]).await;
+    let other_app = spawn_app_on(
+        wiremock::MockServer::start().await,
+        keys.clone(),
+        &[("WECHAT_APPID", "wx0000000000000000")],
+    )
+    .await;
+    let other_issuer = spawn_app_on(
+        wiremock::MockServer::start().await,
+        keys,
+        &[("WXAUTH_ISSUER", "elsewhere")],
+    )
+    .await;
+
+    let token = ours.login().await;
+
+    assert_rejected(&other_app, &token).await;
+    assert_rejected(&other_issuer, &token).await;
+    assert_eq!(ours.get_me(&token).await.status(), 200);
+}

@@ -1,0 +1,72 @@
+//! Body limits and requests that match no route.
+
+use crate::helpers::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn bodies_over_4_kib_on_auth_routes_get_payload_too_large() {
+    let app = spawn_app().await;
+    let big = json!({"code": "c".repeat(5000)});
+
+    for path in ["/auth/login", "/auth/refresh"] {
+        let response = app
+            .client
+            .post(app.url(path))
+            .json(&big)
+            .send()
+            .await
+            .unwrap();
+
+        let body = assert_problem(response, 413, "payload_too_large").await;
+        assert!(body["detail"].as_str().unwrap().contains("4096"));
+    }
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_without_content_length_gets_payload_too_large() {
+    let app = spawn_app().await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+        Ok(b"{\"code\": \"".to_vec()),
+        Ok(vec![b'c'; 5000]),
+        Ok(b"\"}".to_vec()),
+    ];
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+
+    let response = app
+        .client
+        .post(app.url("/auth/login"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+
+    assert_problem(response, 413, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods_get_problem_answers() {
+    let app = spawn_app().await;
+
+    let response = app.client.get(app.url("/nope")).send().await.unwrap();
+    assert_problem(response, 404, "not_found").await;
+
+    let response = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    assert_problem(response, 405, "method_not_allowed").await;
+
+    let response = app.client.delete(app.url("/auth/me")).send().await.unwrap();
+    assert_problem(response, 405, "method_not_allowed").await;
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_200_with_a_signing_key() {
+    let app = spawn_app().await;
+
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+
+    assert_eq!(health.status(), 200);
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["signing_kid"], FIRST_KID);
+}

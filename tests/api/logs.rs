@@ -1,0 +1,154 @@
+//! No secret in any log line at any level: the real binary at
+//! RUST_LOG=trace, a whole login and its failures, then a search of all it
+//! wrote for every secret that passed through it.
+
+use crate::helpers::*;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, query_param};
+use wiremock::{Mock, MockServer};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whole_login_at_trace_level_logs_no_secret() {
+    // Arrange: a fake WeChat, a key, and the binary in production mode.
+    let wechat = MockServer::start().await;
+    let good_code = "0a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P";
+    let bad_code = "BADc0de5ecret00000000000000000000";
+    let operator_code = "OPERc0de5ecret0000000000000000000";
+    let used_code = "USEDc0de5ecret0000000000000000000";
+    for (code, answer) in [
+        (
+            good_code,
+            session_answer(OPENID, SESSION_KEY, Some(UNIONID)),
+        ),
+        (
+            bad_code,
+            json!({"errcode": 40029, "errmsg": format!("invalid code {bad_code}")}),
+        ),
+        (
+            operator_code,
+            json!({"errcode": 40125, "errmsg": format!("invalid appsecret {SECRET}, rid: 42")}),
+        ),
+        (
+            used_code,
+            json!({"errcode": 40163, "errmsg": "code been used"}),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(query_param("js_code", code))
+            .respond_with(wechat_says(answer))
+            .mount(&wechat)
+            .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    wxauth::keyring::write_new_key(
+        &dir.path().join("keys"),
+        FIRST_KID,
+        wxauth::keyring::KeyAlg::Eddsa,
+    )
+    .unwrap();
+    let key_file =
+        std::fs::read_to_string(dir.path().join("keys").join(format!("{FIRST_KID}.pem"))).unwrap();
+    let uri = wechat.uri();
+    let server = Process::serve(
+        dir.path(),
+        &[
+            ("WXAUTH_BIND", "127.0.0.1:0"),
+            ("WECHAT_APPID", APPID),
+            ("WECHAT_SECRET", SECRET),
+            ("WECHAT_API_BASE", &uri),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    let base = server.wait_until_listening().expect("listening");
+    let client = reqwest::Client::new();
+
+    // Act: success and failure on every endpoint of the login path.
+    let login: Value = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"code": good_code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let me = client
+        .get(format!("{base}/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let refreshed: Value = client
+        .post(format!("{base}/auth/refresh"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token2 = refreshed["access_token"].as_str().unwrap().to_owned();
+    for code in [bad_code, operator_code, used_code] {
+        let failed = client
+            .post(format!("{base}/auth/login?js_code={code}&secret={SECRET}"))
+            .json(&json!({ "code": code }))
+            .send()
+            .await
+            .unwrap();
+        assert!(failed.status().is_client_error() || failed.status().is_server_error());
+    }
+    let tampered = format!("{token}x");
+    let rejected = client
+        .get(format!("{base}/auth/me"))
+        .bearer_auth(&tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rejected.status(), 401);
+    client
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    let log = server.stop();
+
+    // Assert: the log is real (it saw the requests, at trace level) ...
+    assert!(log.contains("\"POST /auth/login\" 200"), "{log}");
+    assert!(log.contains("TRACE"), "trace level was on");
+    assert!(log.contains("40125"), "the operator error is logged: {log}");
+    // ... and holds none of the secrets.
+    let raw_key = STANDARD.decode(SESSION_KEY).unwrap();
+    let hex_key: String = raw_key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut secrets = vec![
+        SECRET.to_owned(),
+        good_code.to_owned(),
+        bad_code.to_owned(),
+        operator_code.to_owned(),
+        used_code.to_owned(),
+        SESSION_KEY.to_owned(),
+        SESSION_KEY.trim_end_matches('=').to_owned(),
+        hex_key.clone(),
+        hex_key.to_uppercase(),
+    ];
+    for t in [&token, &token2] {
+        secrets.push(t.clone());
+        let (_, claims) = decode_parts(t);
+        secrets.push(claims["sk"].as_str().unwrap().to_owned());
+        secrets.push(t.rsplit('.').next().unwrap().to_owned());
+        secrets.push(t.split('.').nth(1).unwrap().to_owned());
+    }
+    for line in key_file.lines().filter(|l| !l.starts_with("-----")) {
+        secrets.push(line.to_owned());
+    }
+    for secret in &secrets {
+        assert!(
+            !log.contains(secret.as_str()),
+            "the log holds a secret ({} chars)",
+            secret.len()
+        );
+    }
+}

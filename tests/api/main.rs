@@ -1,0 +1,15 @@
+//! The API over real HTTP: every test starts the real app on a port-0 bind,
+//! with a fake WeChat (wiremock) on loopback and a clock the test moves.
+
+mod helpers;
+
+mod cli;
+mod guard;
+mod jwks;
+mod limits;
+mod login;
+mod logs;
+mod refresh;
+mod simulator;
+mod startup;
+mod token;

@@ -1,0 +1,179 @@
+//! Simulator mode: /sim/login and /sim/sns/jscode2session behave as WeChat.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+async fn sim_code(app: &TestApp, user: &str) -> String {
+    let response = app
+        .client
+        .post(app.url("/sim/login"))
+        .json(&json!({ "user": user }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["code"].as_str().unwrap().to_owned()
+}
+
+async fn sim_token(app: &TestApp, user: &str) -> String {
+    let code = sim_code(app, user).await;
+    let response = app.post_login(json!({ "code": code })).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_simulated_login_yields_a_token_for_the_simulators_appid() {
+    let app = spawn_simulator().await;
+
+    let token = sim_token(&app, "alice").await;
+
+    let me: Value = app.get_me(&token).await.json().await.unwrap();
+    assert_eq!(me["openid"], wxauth::sim::openid_of("alice"));
+    assert_eq!(
+        decode_parts(&token).1["aud"],
+        wxauth::config::SIMULATOR_APPID
+    );
+}
+
+#[tokio::test]
+async fn a_simulated_code_works_once() {
+    let app = spawn_simulator().await;
+    let code = sim_code(&app, "alice").await;
+    assert_eq!(app.post_login(json!({ "code": code })).await.status(), 200);
+
+    let again = app.post_login(json!({ "code": code })).await;
+
+    assert_problem(again, 400, "code_used").await;
+}
+
+#[tokio::test]
+async fn a_simulated_code_expires_after_five_minutes() {
+    let app = spawn_simulator().await;
+    let fresh = sim_code(&app, "alice").await;
+    let stale = sim_code(&app, "alice").await;
+
+    app.clock.advance(300);
+    assert_eq!(
+        app.post_login(json!({ "code": fresh })).await.status(),
+        200,
+        "at 5 minutes it still works"
+    );
+    app.clock.advance(1);
+    let response = app.post_login(json!({ "code": stale })).await;
+
+    assert_problem(response, 400, "invalid_code").await;
+}
+
+#[tokio::test]
+async fn an_unknown_code_is_invalid() {
+    let app = spawn_simulator().await;
+
+    let response = app
+        .post_login(json!({"code": "0123456789abcdef0123456789abcdef"}))
+        .await;
+
+    assert_problem(response, 400, "invalid_code").await;
+}
+
+#[tokio::test]
+async fn the_same_user_keeps_an_openid_and_gets_a_fresh_session_key_each_login() {
+    let app = spawn_simulator().await;
+
+    let first = sim_token(&app, "alice").await;
+    let second = sim_token(&app, "alice").await;
+    let bob = sim_token(&app, "bob").await;
+
+    let (_, a) = decode_parts(&first);
+    let (_, b) = decode_parts(&second);
+    assert_eq!(a["sub"], b["sub"]);
+    assert_ne!(a["sub"], decode_parts(&bob).1["sub"]);
+    let key = |token: &str| {
+        let (ring, _) = wxauth::keyring::Keyring::load(&app.keys_dir, None).unwrap();
+        let policy = wxauth::token::TokenPolicy {
+            issuer: "wxauth".into(),
+            audience: wxauth::config::SIMULATOR_APPID.into(),
+            leeway: 30,
+        };
+        let clock = std::sync::Arc::new(wxauth::clock::ManualClock::new(START));
+        let verifier = wxauth::token::TokenVerifier::new(
+            wxauth::keyring::SharedKeyring::new(ring),
+            policy,
+            clock,
+        );
+        verifier
+            .verify(token)
+            .unwrap()
+            .session_key()
+            .unwrap()
+            .expose()
+            .to_owned()
+    };
+    assert_ne!(key(&first), key(&second));
+}
+
+#[tokio::test]
+async fn sim_login_refuses_a_bad_user() {
+    let app = spawn_simulator().await;
+
+    for body in [
+        json!({"user": ""}),
+        json!({"user": "a".repeat(65)}),
+        json!({}),
+        json!({"user": 1}),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/sim/login"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 400, "invalid_request").await;
+    }
+}
+
+#[tokio::test]
+async fn the_sim_routes_do_not_exist_in_production_mode() {
+    let app = spawn_app().await;
+
+    let login = app
+        .client
+        .post(app.url("/sim/login"))
+        .json(&json!({"user": "a"}))
+        .send()
+        .await
+        .unwrap();
+    let exchange = app
+        .client
+        .get(app.url("/sim/sns/jscode2session"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_problem(login, 404, "not_found").await;
+    assert_problem(exchange, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_fresh_simulator_folder_gets_a_development_key() {
+    let empty = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let app = spawn_app_on(
+        wiremock::MockServer::start().await,
+        empty.clone(),
+        &[
+            ("WECHAT_APPID", ""),
+            ("WECHAT_SECRET", ""),
+            ("WECHAT_API_BASE", ""),
+        ],
+    )
+    .await;
+
+    let token = sim_token(&app, "alice").await;
+
+    let files: Vec<_> = std::fs::read_dir(empty.path()).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(decode_parts(&token).0["alg"], "EdDSA");
+}
