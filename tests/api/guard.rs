@@ -302,3 +302,64 @@ async fn a_token_of_another_app_or_issuer_is_rejected() {
     assert_rejected(&other_issuer, &token).await;
     assert_eq!(ours.get_me(&token).await.status(), 200);
 }
+
+#[tokio::test]
+async fn another_actix_service_mounting_the_guard_accepts_our_tokens() {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    use wxauth::guard::{Authenticated, Guard};
+
+    // Arrange: wxauth, and a separate service on the same key folder.
+    let app = spawn_app().await;
+    let guard = Guard::from_dir(&app.keys_dir, "wxauth", APPID, 30).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        App::new().app_data(web::Data::new(guard.clone())).route(
+            "/hello",
+            web::get().to(|user: Authenticated| async move {
+                let key_len = user.session_key().map(|k| k.expose().len()).unwrap_or(0);
+                HttpResponse::Ok().body(format!("{} {key_len}", user.openid()))
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    // That service reads the wall clock: move a real login to it (the sealed
+    // session_key stays valid, it is bound to openid and kid only).
+    let (header, mut claims) = decode_parts(&app.login().await);
+    let now = chrono::Utc::now().timestamp();
+    claims["iat"] = now.into();
+    claims["exp"] = (now + 7200).into();
+    let token = forge(&app.key(FIRST_KID), &header, &claims);
+    let url = format!("http://127.0.0.1:{port}/hello");
+
+    // Act
+    let ok = app
+        .client
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let missing = app.client.get(&url).send().await.unwrap();
+    let forged = app
+        .client
+        .get(&url)
+        .bearer_auth(format!("{token}x"))
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), format!("{OPENID} 24"));
+    assert_eq!(
+        missing.headers()["www-authenticate"],
+        r#"Bearer realm="wxauth""#
+    );
+    assert_problem(missing, 401, "invalid_token").await;
+    assert_problem(forged, 401, "invalid_token").await;
+}
