@@ -27,7 +27,7 @@
 use crate::clock::{SharedClock, SystemClock};
 use crate::domain::SessionKey;
 use crate::error::ApiError;
-use crate::keyring::{Keyring, KeyringError, SharedKeyring};
+use crate::keyring::{KeyReloader, Keyring, KeyringError, SharedKeyring};
 use crate::token::{Claims, Rejection, TokenPolicy, TokenVerifier, VerifiedToken};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -40,16 +40,38 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Guard {
     verifier: TokenVerifier,
+    reloader: Option<Arc<KeyReloader>>,
 }
 
 impl Guard {
-    /// A guard over an existing verifier.
+    /// A guard over an existing verifier, with a fixed key set.
     pub fn new(verifier: TokenVerifier) -> Self {
-        Self { verifier }
+        Self {
+            verifier,
+            reloader: None,
+        }
     }
 
-    /// A guard for a service behind wxauth: loads the key folder once and
-    /// accepts tokens of `issuer` for `appid`, with `leeway` seconds of skew.
+    /// A guard that rescans the key folder (through `reloader`, which must
+    /// feed the verifier's keyring) when a token names an unknown kid.
+    pub fn with_reloader(verifier: TokenVerifier, reloader: Arc<KeyReloader>) -> Self {
+        Self {
+            verifier,
+            reloader: Some(reloader),
+        }
+    }
+
+    /// The reloader, if this guard has one: call
+    /// [`KeyReloader::spawn`] on it to also rescan periodically and on SIGHUP.
+    pub fn reloader(&self) -> Option<&Arc<KeyReloader>> {
+        self.reloader.as_ref()
+    }
+
+    /// A guard for a service behind wxauth: loads the key folder and accepts
+    /// tokens of `issuer` for `appid`, with `leeway` seconds of skew. A token
+    /// with a kid not yet loaded makes it rescan the folder (at most once a
+    /// second); for periodic rescans too, `guard.reloader()` gives the
+    /// [`KeyReloader`] to `spawn`.
     pub fn from_dir(
         dir: &Path,
         issuer: &str,
@@ -81,7 +103,14 @@ impl Guard {
     /// Authenticates a request: reads its bearer token and verifies it.
     pub fn authenticate(&self, req: &HttpRequest) -> Result<Authenticated, ApiError> {
         let token = bearer_token(req)?;
-        match self.verifier.verify(token) {
+        let mut verified = self.verifier.verify(token);
+        if let (Err(Rejection::UnknownKid), Some(reloader)) = (&verified, &self.reloader) {
+            // Maybe a key published since the last rescan (rotation across
+            // replicas); the reloader bounds how often this reaches the disk.
+            reloader.rescan_for_unknown_kid();
+            verified = self.verifier.verify(token);
+        }
+        match verified {
             Ok(token) => Ok(Authenticated { token }),
             Err(reason) => {
                 // The reason stays on the server (and never the token itself).

@@ -7,7 +7,7 @@ use crate::clock::SharedClock;
 use crate::config::{SIMULATOR_SECRET, Settings, WeChatMode};
 use crate::error::ApiError;
 use crate::guard::Guard;
-use crate::keyring::{self, KeyAlg, Keyring, KeyringError, SharedKeyring};
+use crate::keyring::{self, KeyAlg, KeyReloader, Keyring, KeyringError, SharedKeyring};
 use crate::routes::{self, AppState};
 use crate::sim::Simulator;
 use crate::token::{TokenIssuer, TokenPolicy, TokenVerifier};
@@ -19,6 +19,7 @@ use actix_web::{App, HttpServer, ResponseError, web};
 use futures_util::future::{Either, ready};
 use secrecy::SecretString;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
 /// The access log format: peer, method, path without its query (the query of
 /// a WeChat-style URL holds codes and secrets), status, bytes, milliseconds.
@@ -58,6 +59,8 @@ pub enum StartupError {
 pub struct Application {
     addr: SocketAddr,
     signing_kid: String,
+    reloader: Arc<KeyReloader>,
+    reload_task: tokio::task::JoinHandle<()>,
     server: Server,
 }
 
@@ -74,6 +77,11 @@ impl Application {
         let keyring = load_keys(&settings)?;
         let signing_kid = keyring.signing().kid().to_owned();
         let keyring = SharedKeyring::new(keyring);
+        let reloader = Arc::new(KeyReloader::new(
+            keyring.clone(),
+            settings.keys_dir.clone(),
+            settings.signing_kid.clone(),
+        ));
 
         let (base, appid, secret) = match &settings.wechat {
             WeChatMode::Production { appid, secret } => (
@@ -103,11 +111,8 @@ impl Application {
             audience: settings.appid().to_owned(),
             leeway: settings.leeway,
         };
-        let guard = web::Data::new(Guard::new(TokenVerifier::new(
-            keyring.clone(),
-            policy,
-            clock.clone(),
-        )));
+        let verifier = TokenVerifier::new(keyring.clone(), policy, clock.clone());
+        let guard = web::Data::new(Guard::with_reloader(verifier, reloader.clone()));
         let state = web::Data::new(AppState {
             keyring,
             issuer: TokenIssuer::new(
@@ -163,9 +168,12 @@ impl Application {
         .listen(listener)?
         .run();
 
+        let reload_task = reloader.spawn(settings.keys_reload);
         Ok(Self {
             addr,
             signing_kid,
+            reloader,
+            reload_task,
             server,
         })
     }
@@ -190,9 +198,16 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped.
+    /// What rescans the key folder (periodically, on SIGHUP, on unknown kids).
+    pub fn key_reloader(&self) -> Arc<KeyReloader> {
+        Arc::clone(&self.reloader)
+    }
+
+    /// Serves until stopped; then stops rescanning keys.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.reload_task.abort();
+        result
     }
 }
 

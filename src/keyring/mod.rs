@@ -2,12 +2,21 @@
 //! key verifies; one signs: `WXAUTH_SIGNING_KID`, or else the greatest kid
 //! (so a kid that is a UTC timestamp makes the newest key sign).
 //!
+//! The signing key may also be pinned at run time by a one-line file
+//! [`PIN_FILE`] in the folder, which every rescan reads, so a key is promoted
+//! on every replica without a restart. `WXAUTH_SIGNING_KID`, when set, wins.
+//!
 //! The set is swapped atomically behind [`SharedKeyring`]: readers take the
 //! current set without locking and never see a half-loaded one.
 
 mod key;
+mod reload;
 
 pub use key::{KeyAlg, KeyError, KeyGeneration, generate_pem};
+pub use reload::KeyReloader;
+
+/// The file in the key folder that pins the signing kid (one line, the kid).
+pub const PIN_FILE: &str = "signing-kid";
 
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
@@ -45,13 +54,21 @@ pub enum KeyringError {
         /// The folder.
         dir: PathBuf,
     },
-    /// `WXAUTH_SIGNING_KID` names a key that is not loaded.
-    #[error("WXAUTH_SIGNING_KID={kid} names no usable key file in {dir}", dir = .dir.display())]
+    /// The pin names a key that is not loaded.
+    #[error("{origin}={kid} names no usable key file in {dir}", dir = .dir.display())]
     PinnedKidMissing {
+        /// Where the pin came from: `WXAUTH_SIGNING_KID` or the pin file.
+        origin: &'static str,
         /// The pinned kid.
         kid: String,
         /// The folder.
         dir: PathBuf,
+    },
+    /// The pin file does not hold a kid.
+    #[error("{path} must hold one kid (1 to 64 characters of [A-Za-z0-9_-])", path = .path.display())]
+    BadPinFile {
+        /// The pin file.
+        path: PathBuf,
     },
 }
 
@@ -80,8 +97,8 @@ impl Keyring {
     /// keyring, for the caller to log; a folder without a usable key, or a pin
     /// naming no loaded key, is an error.
     pub fn load(dir: &Path, pin: Option<&str>) -> Result<(Self, Vec<BrokenKeyFile>), KeyringError> {
-        let (keys, broken) = scan(dir)?;
-        Ok((Self::from_keys(dir, keys, pin)?, broken))
+        let scan = scan(dir)?;
+        Ok((Self::from_keys(dir, scan.keys, pin, scan.pin)?, scan.broken))
     }
 
     /// Rescans `dir` on top of this keyring. A file that fails to load keeps
@@ -93,7 +110,11 @@ impl Keyring {
         dir: &Path,
         pin: Option<&str>,
     ) -> Result<(Self, Vec<BrokenKeyFile>), KeyringError> {
-        let (mut keys, broken) = scan(dir)?;
+        let Scan {
+            mut keys,
+            broken,
+            pin: file_pin,
+        } = scan(dir)?;
         for file in &broken {
             if let Some(kid) = kid_of(&file.path)
                 && let Some(old) = self.keys.get(kid)
@@ -101,14 +122,27 @@ impl Keyring {
                 keys.insert(kid.to_owned(), Arc::clone(old));
             }
         }
-        Ok((Self::from_keys(dir, keys, pin)?, broken))
+        Ok((Self::from_keys(dir, keys, pin, file_pin)?, broken))
     }
 
-    fn from_keys(dir: &Path, keys: KeyMap, pin: Option<&str>) -> Result<Self, KeyringError> {
+    /// Picks the signing key: the `WXAUTH_SIGNING_KID` pin, else the pin
+    /// file's, else the greatest kid.
+    fn from_keys(
+        dir: &Path,
+        keys: KeyMap,
+        env_pin: Option<&str>,
+        file_pin: Option<String>,
+    ) -> Result<Self, KeyringError> {
+        let pin = match (env_pin, file_pin.as_deref()) {
+            (Some(kid), _) => Some(("WXAUTH_SIGNING_KID", kid)),
+            (None, Some(kid)) => Some((PIN_FILE, kid)),
+            (None, None) => None,
+        };
         let signing = match pin {
-            Some(kid) => keys
+            Some((origin, kid)) => keys
                 .get(kid)
                 .ok_or_else(|| KeyringError::PinnedKidMissing {
+                    origin,
                     kid: kid.to_owned(),
                     dir: dir.to_owned(),
                 })?,
@@ -190,10 +224,18 @@ fn kid_of(path: &Path) -> Option<&str> {
     is_valid_kid(kid).then_some(kid)
 }
 
-/// Reads every `<kid>.pem` in `dir`. Dot files (such as the `..data` links of
-/// a Kubernetes Secret volume) and `README.md` are passed over quietly; other
-/// files are passed over with a warning.
-fn scan(dir: &Path) -> Result<(KeyMap, Vec<BrokenKeyFile>), KeyringError> {
+/// What one pass over the folder found.
+struct Scan {
+    keys: KeyMap,
+    broken: Vec<BrokenKeyFile>,
+    /// The kid in the pin file, if there is one.
+    pin: Option<String>,
+}
+
+/// Reads every `<kid>.pem` in `dir`, and the pin file. Dot files (such as the
+/// `..data` links of a Kubernetes Secret volume) and `README.md` are passed
+/// over quietly; other files are passed over with a warning.
+fn scan(dir: &Path) -> Result<Scan, KeyringError> {
     let io_error = |source| KeyringError::Io {
         dir: dir.to_owned(),
         source,
@@ -202,7 +244,13 @@ fn scan(dir: &Path) -> Result<(KeyMap, Vec<BrokenKeyFile>), KeyringError> {
     let mut broken = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         // A folder that does not exist holds no keys; say so, naming keygen.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((keys, broken)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Scan {
+                keys,
+                broken,
+                pin: None,
+            });
+        }
         other => other.map_err(io_error)?,
     };
     for entry in entries {
@@ -210,7 +258,7 @@ fn scan(dir: &Path) -> Result<(KeyMap, Vec<BrokenKeyFile>), KeyringError> {
         let path = entry.path();
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') || name == "README.md" {
+        if name.starts_with('.') || name == "README.md" || name == PIN_FILE {
             continue;
         }
         let Some(kid) = kid_of(&path) else {
@@ -231,7 +279,14 @@ fn scan(dir: &Path) -> Result<(KeyMap, Vec<BrokenKeyFile>), KeyringError> {
             Err(error) => broken.push(BrokenKeyFile { path, error }),
         }
     }
-    Ok((keys, broken))
+    let pin_path = dir.join(PIN_FILE);
+    let pin = match std::fs::read_to_string(&pin_path) {
+        Ok(text) if is_valid_kid(text.trim()) => Some(text.trim().to_owned()),
+        Ok(_) => return Err(KeyringError::BadPinFile { path: pin_path }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => return Err(io_error(source)),
+    };
+    Ok(Scan { keys, broken, pin })
 }
 
 /// Writes a new key of `alg` as `dir/<kid>.pem`, readable by its owner only
@@ -312,6 +367,27 @@ mod tests {
         std::fs::remove_file(&a).unwrap();
         let (ring, _) = ring.rescan(dir.path(), None).unwrap();
         assert!(ring.get("a").is_none());
+    }
+
+    #[test]
+    fn the_pin_file_picks_the_signer_unless_the_environment_pins() {
+        let dir = tempfile::tempdir().unwrap();
+        write_new_key(dir.path(), "a", KeyAlg::Eddsa).unwrap();
+        write_new_key(dir.path(), "b", KeyAlg::Eddsa).unwrap();
+        std::fs::write(dir.path().join(PIN_FILE), "a\n").unwrap();
+        let (ring, broken) = Keyring::load(dir.path(), None).unwrap();
+        assert!(broken.is_empty(), "the pin file is not a key file");
+        assert_eq!(ring.signing().kid(), "a");
+        let (ring, _) = Keyring::load(dir.path(), Some("b")).unwrap();
+        assert_eq!(ring.signing().kid(), "b");
+        std::fs::write(dir.path().join(PIN_FILE), "zz").unwrap();
+        let error = ring.rescan(dir.path(), None).unwrap_err();
+        assert!(error.to_string().contains("signing-kid=zz"), "{error}");
+        std::fs::write(dir.path().join(PIN_FILE), "../x").unwrap();
+        assert!(matches!(
+            ring.rescan(dir.path(), None),
+            Err(KeyringError::BadPinFile { .. })
+        ));
     }
 
     #[cfg(unix)]

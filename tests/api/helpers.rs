@@ -11,7 +11,7 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 use wxauth::clock::{Clock, ManualClock};
 use wxauth::config::Settings;
-use wxauth::keyring::{KeyAlg, KeyGeneration, write_new_key};
+use wxauth::keyring::{KeyAlg, KeyGeneration, KeyReloader, write_new_key};
 use wxauth::startup::Application;
 
 pub const APPID: &str = "wx1234567890abcdef";
@@ -31,6 +31,8 @@ pub struct TestApp {
     pub wechat: MockServer,
     pub clock: Arc<ManualClock>,
     pub keys_dir: PathBuf,
+    /// The app's key rescanner: tests call `rescan` to act as a timer tick.
+    pub reloader: Arc<KeyReloader>,
     _keys: Arc<TempDir>,
 }
 
@@ -64,6 +66,8 @@ pub async fn spawn_app_on(
         ("WECHAT_API_BASE", wechat.uri()),
         ("WXAUTH_KEYS_DIR", keys.path().display().to_string()),
         ("WXAUTH_UPSTREAM_TIMEOUT", "2".to_owned()),
+        // Rescans happen when a test says so, unless it sets a period.
+        ("WXAUTH_KEYS_RELOAD", "86400".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -78,6 +82,7 @@ pub async fn spawn_app_on(
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let reloader = app.key_reloader();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -85,6 +90,7 @@ pub async fn spawn_app_on(
         wechat,
         clock,
         keys_dir: keys.path().to_owned(),
+        reloader,
         _keys: keys,
     }
 }
@@ -189,6 +195,42 @@ impl TestApp {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// The kids in this app's JWK Set.
+    pub async fn jwks_kids(&self) -> Vec<String> {
+        let set: Value = self
+            .client
+            .get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        set["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| k["kid"].as_str().expect("kid").to_owned())
+            .collect()
+    }
+
+    /// The kid this app signs with now (from the header of a fresh login).
+    pub async fn signing_kid(&self) -> String {
+        let body: Value = self
+            .client
+            .get(self.url("/readyz"))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        body["signing_kid"]
+            .as_str()
+            .expect("signing_kid")
+            .to_owned()
     }
 }
 
@@ -336,6 +378,11 @@ impl Process {
             .is_ok()
         {}
         self.output.lock().unwrap().clone()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits for the process to exit on its own; its code and all it logged.

@@ -10,6 +10,7 @@ mod limits;
 mod login;
 mod logs;
 mod refresh;
+mod rotation;
 mod simulator;
 mod startup;
 mod token;

@@ -1,0 +1,170 @@
+//! Rescanning the key folder while serving: every `WXAUTH_KEYS_RELOAD`
+//! seconds, on SIGHUP, and when a token names a kid that is not loaded (at
+//! most once a second, so forged kids cannot turn into a disk scan per
+//! request). A rescan that fails keeps the keys the server had.
+
+use super::{Keyring, SharedKeyring};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The least time between two rescans caused by unknown kids.
+pub const ON_DEMAND_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Rescans one folder into one [`SharedKeyring`].
+#[derive(Debug)]
+pub struct KeyReloader {
+    keyring: SharedKeyring,
+    dir: PathBuf,
+    pin: Option<String>,
+    /// When the last on-demand rescan started; held during that rescan, so
+    /// concurrent requests wait for it instead of scanning again.
+    last_on_demand: Mutex<Option<Instant>>,
+    rescans: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl KeyReloader {
+    /// A reloader of `dir` (with the `WXAUTH_SIGNING_KID` pin, if any) into
+    /// `keyring`.
+    pub fn new(keyring: SharedKeyring, dir: PathBuf, pin: Option<String>) -> Self {
+        Self {
+            keyring,
+            dir,
+            pin,
+            last_on_demand: Mutex::new(None),
+            rescans: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        }
+    }
+
+    /// How many rescans ran (successful or not).
+    pub fn rescans(&self) -> u64 {
+        self.rescans.load(Ordering::Relaxed)
+    }
+
+    /// How many rescans failed and kept the previous keys.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Rescans now and swaps the new set in; on failure keeps the old one.
+    /// Returns whether the set was replaced.
+    pub fn rescan(&self, cause: &str) -> bool {
+        self.rescans.fetch_add(1, Ordering::Relaxed);
+        let old = self.keyring.current();
+        match old.rescan(&self.dir, self.pin.as_deref()) {
+            Ok((new, broken)) => {
+                for file in &broken {
+                    log::error!(
+                        "key rescan ({cause}): skipping {}: {} (keeping the key it held, if any)",
+                        file.path.display(),
+                        file.error
+                    );
+                }
+                log_changes(&old, &new, cause);
+                self.keyring.replace(new);
+                true
+            }
+            Err(error) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                log::error!("key rescan ({cause}) failed, keeping the loaded keys: {error}");
+                false
+            }
+        }
+    }
+
+    /// Rescans because a token named an unknown kid, unless such a rescan
+    /// started less than [`ON_DEMAND_INTERVAL`] ago. A caller that arrives
+    /// during a rescan waits for it. Afterwards the caller looks the kid up
+    /// again either way.
+    pub fn rescan_for_unknown_kid(&self) {
+        let Ok(mut last) = self.last_on_demand.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < ON_DEMAND_INTERVAL) {
+            return;
+        }
+        *last = Some(now);
+        self.rescan("a token named an unknown kid");
+    }
+
+    /// Rescans every `every`, and on SIGHUP (Unix), until the task is
+    /// aborted. The scans run on the blocking pool, off the request workers.
+    pub fn spawn(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let this = Arc::clone(self);
+        // Installed here, not in the task: SIGHUP's default action ends the
+        // process, so the handler must exist before the server says it runs.
+        let mut hangup = Hangup::new();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let cause = tokio::select! {
+                    _ = ticker.tick() => "periodic",
+                    () = hangup.recv() => "SIGHUP",
+                };
+                let this = Arc::clone(&this);
+                let _ = tokio::task::spawn_blocking(move || this.rescan(cause)).await;
+            }
+        })
+    }
+}
+
+/// Logs what a rescan changed: kids added and removed, a new signing key.
+fn log_changes(old: &Keyring, new: &Keyring, cause: &str) {
+    let kids = |ring: &Keyring| {
+        ring.keys()
+            .map(|k| k.kid().to_owned())
+            .collect::<BTreeSet<_>>()
+    };
+    let (before, after) = (kids(old), kids(new));
+    for kid in after.difference(&before) {
+        log::info!("key rescan ({cause}): loaded {kid}");
+    }
+    for kid in before.difference(&after) {
+        log::info!("key rescan ({cause}): removed {kid}; tokens it signed no longer verify");
+    }
+    if old.signing().kid() != new.signing().kid() {
+        log::info!(
+            "key rescan ({cause}): {} signs now (was {})",
+            new.signing().kid(),
+            old.signing().kid()
+        );
+    }
+    log::debug!("key rescan ({cause}): {} keys", after.len());
+}
+
+/// SIGHUP as a stream of events; never fires where it cannot be listened to.
+struct Hangup {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangup {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signal = signal(SignalKind::hangup())
+                .map_err(|e| log::warn!("cannot listen for SIGHUP: {e}"))
+                .ok();
+            Self { signal }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = self.signal.as_mut()
+            && signal.recv().await.is_some()
+        {
+            return;
+        }
+        std::future::pending::<()>().await;
+    }
+}
