@@ -197,17 +197,20 @@ impl TestApp {
         self.clock.now()
     }
 
-    /// The kids in this app's JWK Set.
-    pub async fn jwks_kids(&self) -> Vec<String> {
-        let set: Value = self
+    /// GET `path`, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self
             .client
-            .get(self.url("/.well-known/jwks.json"))
+            .get(self.url(path))
             .send()
             .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
+            .expect("request");
+        response.json().await.expect("json")
+    }
+
+    /// The kids in this app's JWK Set.
+    pub async fn jwks_kids(&self) -> Vec<String> {
+        let set = self.get_json("/.well-known/jwks.json").await;
         set["keys"]
             .as_array()
             .expect("keys")
@@ -216,17 +219,9 @@ impl TestApp {
             .collect()
     }
 
-    /// The kid this app signs with now (from the header of a fresh login).
+    /// The kid this app signs with now, as /readyz reports it.
     pub async fn signing_kid(&self) -> String {
-        let body: Value = self
-            .client
-            .get(self.url("/readyz"))
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
+        let body = self.get_json("/readyz").await;
         body["signing_kid"]
             .as_str()
             .expect("signing_kid")

@@ -356,20 +356,21 @@ async fn three_rotations_under_concurrent_traffic_fail_no_request() {
                 }
                 status.is_success()
             };
-            let seen = epoch.load(Ordering::SeqCst);
-            let login = http
-                .post(format!("{}/auth/login", next(&mut turn)))
-                .json(&json!({"code": format!("c{id}")}))
-                .send()
-                .await
-                .unwrap();
-            count(login.status());
-            let mut token = login.json::<serde_json::Value>().await.unwrap()["access_token"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-            token_epochs[id].store(seen, Ordering::SeqCst);
-            while !stop.load(Ordering::SeqCst) {
+            let token_of =
+                |body: serde_json::Value| body["access_token"].as_str().unwrap().to_owned();
+            let mut token = String::new();
+            while token.is_empty() || !stop.load(Ordering::SeqCst) {
+                let seen = epoch.load(Ordering::SeqCst);
+                let login = http
+                    .post(format!("{}/auth/login", next(&mut turn)))
+                    .json(&json!({"code": format!("c{id}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                if count(login.status()) && token.is_empty() {
+                    token = token_of(login.json().await.unwrap());
+                    token_epochs[id].store(seen, Ordering::SeqCst);
+                }
                 for _ in 0..5 {
                     let me = http
                         .get(format!("{}/auth/me", next(&mut turn)))
@@ -387,19 +388,9 @@ async fn three_rotations_under_concurrent_traffic_fail_no_request() {
                     .await
                     .unwrap();
                 if count(renewed.status()) {
-                    token = renewed.json::<serde_json::Value>().await.unwrap()["access_token"]
-                        .as_str()
-                        .unwrap()
-                        .to_owned();
+                    token = token_of(renewed.json().await.unwrap());
                     token_epochs[id].store(seen, Ordering::SeqCst);
                 }
-                let login = http
-                    .post(format!("{}/auth/login", next(&mut turn)))
-                    .json(&json!({"code": format!("c{id}")}))
-                    .send()
-                    .await
-                    .unwrap();
-                count(login.status());
             }
         }));
     }
