@@ -28,10 +28,16 @@ pub enum ApiError {
         limit: usize,
     },
     /// WeChat 40029: the code is wrong or older than five minutes.
-    #[error("the login code is invalid or expired: call wx.login() for a new one")]
+    #[error(
+        "the code is invalid or expired: get a new one (wx.login() for /auth/login, \
+         the getPhoneNumber button for /wx/phone)"
+    )]
     InvalidCode,
     /// WeChat 40163: the code was already exchanged.
-    #[error("the login code was already used: call wx.login() for a new one")]
+    #[error(
+        "the code was already used: get a new one (wx.login() for /auth/login, \
+         the getPhoneNumber button for /wx/phone)"
+    )]
     CodeUsed,
     /// WeChat 45011: too many logins for this user.
     #[error("WeChat is rate limiting this user: retry after the Retry-After delay")]
@@ -101,8 +107,8 @@ impl ApiError {
         match self {
             Self::InvalidRequest(_) => "Invalid request",
             Self::PayloadTooLarge { .. } => "Payload too large",
-            Self::InvalidCode => "Invalid login code",
-            Self::CodeUsed => "Login code already used",
+            Self::InvalidCode => "Invalid code",
+            Self::CodeUsed => "Code already used",
             Self::RateLimited => "Rate limited by WeChat",
             Self::UserBlocked => "User blocked by WeChat",
             Self::UpstreamError => "WeChat error",

@@ -104,6 +104,7 @@ impl Application {
             secret,
             settings.upstream_timeout,
             settings.max_upstream,
+            clock.clone(),
         )?;
 
         let policy = TokenPolicy {
@@ -124,6 +125,7 @@ impl Application {
             wechat,
             clock: clock.clone(),
             session_max_age: settings.session_max_age,
+            appid: settings.appid().to_owned(),
         });
         let simulator = settings
             .is_simulator()

@@ -86,3 +86,21 @@ pub(super) async fn me(user: Authenticated) -> HttpResponse {
         exp: user.expires_at(),
     })
 }
+
+/// `GET /auth/check` (Bearer): asks WeChat whether the token's session_key
+/// is still the user's current one (a newer `wx.login()` replaces it).
+pub(super) async fn check(
+    user: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let session_key = user.session_key()?;
+    let valid = state
+        .wechat
+        .check_session(user.openid(), &session_key)
+        .await
+        .map_err(|e| {
+            log::warn!("session check failed upstream: {e}");
+            ApiError::from(e)
+        })?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"session_key_valid": valid})))
+}

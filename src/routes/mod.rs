@@ -4,6 +4,7 @@
 mod auth;
 mod health;
 mod jwks;
+mod wx;
 
 use crate::clock::SharedClock;
 use crate::error::ApiError;
@@ -35,11 +36,13 @@ pub struct AppState {
     pub clock: SharedClock,
     /// `WXAUTH_SESSION_MAX_AGE`.
     pub session_max_age: i64,
+    /// The appid user data must be watermarked for.
+    pub appid: String,
 }
 
 /// The body limit for a request path.
 pub fn body_limit(path: &str) -> usize {
-    if path == "/wx/decrypt" {
+    if path == "/wx/decrypt" || path == "/sim/encrypt" {
         DECRYPT_BODY_LIMIT
     } else {
         AUTH_BODY_LIMIT
@@ -121,7 +124,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(json_config(AUTH_BODY_LIMIT))
             .service(resource("/login").route(web::post().to(auth::login)))
             .service(resource("/refresh").route(web::post().to(auth::refresh)))
-            .service(resource("/me").route(web::get().to(auth::me))),
+            .service(resource("/me").route(web::get().to(auth::me)))
+            .service(resource("/check").route(web::get().to(auth::check))),
+    )
+    .service(
+        web::scope("/wx")
+            .service(
+                resource("/decrypt")
+                    .app_data(json_config(DECRYPT_BODY_LIMIT))
+                    .route(web::post().to(wx::decrypt)),
+            )
+            .service(
+                resource("/phone")
+                    .app_data(json_config(AUTH_BODY_LIMIT))
+                    .route(web::post().to(wx::phone)),
+            ),
     )
     .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
     .service(resource("/healthz").route(web::get().to(health::healthz)))

@@ -7,13 +7,20 @@
 //! twice with a short backoff; nothing else is retried, because a code is
 //! single-use.
 
+mod access_token;
 mod code2session;
+mod server_api;
+mod user_data;
 
 pub use code2session::Session;
+pub use server_api::session_signature;
+pub use user_data::{UserDataError, decrypt_user_data, encrypt_user_data};
 
+use crate::clock::SharedClock;
 use crate::error::ApiError;
-use reqwest::Client;
+use reqwest::{Client, Method};
 use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -81,6 +88,44 @@ impl From<WeChatError> for ApiError {
     }
 }
 
+/// Maps WeChat's `errcode` (absent counts as 0) to success or the error the
+/// SPEC's table names. Codes that are the operator's mistake are logged with
+/// their cause and WeChat's `errmsg`, scrubbed of `secrets`: it carries the
+/// `rid` WeChat's support asks for, but it is text we do not control.
+fn check_errcode(
+    api: &str,
+    errcode: i64,
+    errmsg: Option<&str>,
+    secrets: &[&str],
+) -> Result<(), WeChatError> {
+    match errcode {
+        0 => Ok(()),
+        40029 => Err(WeChatError::InvalidCode),
+        40163 => Err(WeChatError::CodeUsed),
+        45011 => Err(WeChatError::RateLimited),
+        40226 => Err(WeChatError::UserBlocked),
+        errcode => {
+            let error = WeChatError::Rejected {
+                errcode,
+                cause: operator_cause(errcode).to_owned(),
+            };
+            let errmsg = scrub(errmsg.unwrap_or(""), secrets);
+            log::error!("{api} failed: {error} (errmsg: {errmsg:?})");
+            Err(error)
+        }
+    }
+}
+
+/// `text` cut to 200 characters, with every occurrence of `secrets` replaced.
+fn scrub(text: &str, secrets: &[&str]) -> String {
+    // Replace first, then cut, so a secret at the cut cannot leave a prefix.
+    let mut text = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        text = text.replace(secret, "[REDACTED]");
+    }
+    text.chars().take(200).collect()
+}
+
 /// What the operator should check for an errcode that is their mistake.
 fn operator_cause(errcode: i64) -> &'static str {
     match errcode {
@@ -90,6 +135,8 @@ fn operator_cause(errcode: i64) -> &'static str {
         41002 => "appid missing from the request",
         41004 => "app secret missing from the request",
         41008 => "code missing from the request",
+        40001 | 42001 => "the access token was refused even after a refresh",
+        40003 => "invalid openid",
         _ => "not an errcode wxauth knows",
     }
 }
@@ -103,17 +150,21 @@ pub struct WeChatClient {
     appid: String,
     secret: SecretString,
     in_flight: Arc<Semaphore>,
+    access_token: Arc<access_token::Cache>,
+    clock: SharedClock,
 }
 
 impl WeChatClient {
     /// A client calling `base` (no trailing slash) as `appid`, each call
-    /// limited to `timeout`, at most `max_in_flight` calls at once.
+    /// limited to `timeout`, at most `max_in_flight` calls at once; `clock`
+    /// times the cached access token.
     pub fn new(
         base: String,
         appid: String,
         secret: SecretString,
         timeout: Duration,
         max_in_flight: usize,
+        clock: SharedClock,
     ) -> Result<Self, reqwest::Error> {
         let http = Client::builder()
             .connect_timeout(timeout)
@@ -126,15 +177,20 @@ impl WeChatClient {
             appid,
             secret,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            access_token: Arc::new(access_token::Cache::default()),
+            clock,
         })
     }
 
-    /// Sends one GET to `path` with `query`, and reads the answer as JSON
-    /// whatever its content type, at most [`MAX_ANSWER_BYTES`]. Retries `-1`.
-    async fn get_json<T: serde::de::DeserializeOwned + HasErrcode>(
+    /// Sends one request to `path` with `query` (and a JSON `body` for a
+    /// POST), and reads the answer as JSON whatever its content type, at most
+    /// [`MAX_ANSWER_BYTES`]. Retries `-1`; nothing else.
+    async fn call<T: DeserializeOwned + HasErrcode>(
         &self,
+        method: Method,
         path: &str,
         query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
     ) -> Result<T, WeChatError> {
         let _permit = self
             .in_flight
@@ -144,14 +200,22 @@ impl WeChatClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let response = self.http.get(&url).query(query).send().await.map_err(|e| {
+            let mut request = self.http.request(method.clone(), &url).query(query);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let started = std::time::Instant::now();
+            let response = request.send().await.map_err(|e| {
                 // Display of a reqwest error includes the URL, whose query
-                // holds the app secret and the code: drop it.
-                let e = e.without_url();
-                WeChatError::Unavailable(e.to_string())
+                // holds the app secret, the code or the access token: drop it.
+                WeChatError::Unavailable(e.without_url().to_string())
             })?;
             let status = response.status();
             let body = read_capped(response).await?;
+            log::debug!(
+                "WeChat {path} answered HTTP {status} in {} ms",
+                started.elapsed().as_millis()
+            );
             if !status.is_success() {
                 return Err(WeChatError::Malformed(format!("HTTP status {status}")));
             }
@@ -223,5 +287,17 @@ impl ClassifyName for serde_json::Error {
             serde_json::error::Category::Data => "wrong field types",
             serde_json::error::Category::Eof => "truncated",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scrub_removes_secrets_and_bounds_length() {
+        assert_eq!(
+            super::scrub("bad secret s3cr3t rid: 1", &["s3cr3t", ""]),
+            "bad secret [REDACTED] rid: 1"
+        );
+        assert_eq!(super::scrub(&"x".repeat(500), &[]).len(), 200);
     }
 }

@@ -1,0 +1,120 @@
+//! The simulator's HTTP face: what the mini-program does (`/sim/login`,
+//! `/sim/phone-code`, `/sim/encrypt`) and WeChat's server API under `/sim`.
+
+use super::Simulator;
+use crate::error::ApiError;
+use crate::routes::{AUTH_BODY_LIMIT, DECRYPT_BODY_LIMIT, JsonObject, json_config, resource};
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+#[derive(Deserialize)]
+struct User {
+    user: String,
+}
+
+#[derive(Deserialize)]
+struct Encrypt {
+    user: String,
+    data: serde_json::Map<String, Value>,
+}
+
+fn check_user(user: &str) -> Result<&str, ApiError> {
+    if user.is_empty() || user.len() > 64 || user.chars().any(char::is_control) {
+        return Err(ApiError::InvalidRequest(
+            "`user` must be 1 to 64 characters without control characters".into(),
+        ));
+    }
+    Ok(user)
+}
+
+/// `POST /sim/login {"user"}` -> `{"code"}`: what `wx.login()` gives the app.
+async fn login(
+    body: web::Json<JsonObject<User>>,
+    sim: web::Data<Simulator>,
+) -> Result<HttpResponse, ApiError> {
+    let code = sim.login(check_user(&body.0.0.user)?)?;
+    Ok(HttpResponse::Ok().json(json!({"code": code})))
+}
+
+/// `POST /sim/phone-code {"user"}` -> `{"code"}`: what the
+/// `getPhoneNumber` button gives the app.
+async fn phone_code(
+    body: web::Json<JsonObject<User>>,
+    sim: web::Data<Simulator>,
+) -> Result<HttpResponse, ApiError> {
+    let code = sim.phone_code(check_user(&body.0.0.user)?)?;
+    Ok(HttpResponse::Ok().json(json!({"code": code})))
+}
+
+/// `POST /sim/encrypt {"user","data"}` -> `{"encryptedData","iv"}`.
+async fn encrypt(
+    body: web::Json<JsonObject<Encrypt>>,
+    sim: web::Data<Simulator>,
+) -> Result<HttpResponse, ApiError> {
+    let Encrypt { user, data } = body.into_inner().0;
+    Ok(HttpResponse::Ok().json(sim.encrypt(check_user(&user)?, data)?))
+}
+
+/// WeChat answers with HTTP 200 and `text/plain`, errors included.
+fn wechat_answer(body: &Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain")
+        .body(body.to_string())
+}
+
+/// A body WeChat would read: JSON, or nothing usable (`null`).
+fn wechat_body(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap_or(Value::Null)
+}
+
+async fn jscode2session(
+    query: web::Query<HashMap<String, String>>,
+    sim: web::Data<Simulator>,
+) -> HttpResponse {
+    wechat_answer(&sim.code2session(&query))
+}
+
+async fn stable_token(body: web::Bytes, sim: web::Data<Simulator>) -> HttpResponse {
+    wechat_answer(&sim.stable_token(&wechat_body(&body)))
+}
+
+async fn getuserphonenumber(
+    query: web::Query<HashMap<String, String>>,
+    body: web::Bytes,
+    sim: web::Data<Simulator>,
+) -> HttpResponse {
+    let token = query.get("access_token").map(String::as_str);
+    wechat_answer(&sim.phone_number(token, &wechat_body(&body)))
+}
+
+async fn checksession(
+    query: web::Query<HashMap<String, String>>,
+    sim: web::Data<Simulator>,
+) -> HttpResponse {
+    wechat_answer(&sim.check_session(&query))
+}
+
+/// Mounts `/sim/*`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/sim")
+            .app_data(json_config(AUTH_BODY_LIMIT))
+            .app_data(web::PayloadConfig::new(AUTH_BODY_LIMIT))
+            .service(resource("/login").route(web::post().to(login)))
+            .service(resource("/phone-code").route(web::post().to(phone_code)))
+            .service(
+                resource("/encrypt")
+                    .app_data(json_config(DECRYPT_BODY_LIMIT))
+                    .route(web::post().to(encrypt)),
+            )
+            .service(resource("/sns/jscode2session").route(web::get().to(jscode2session)))
+            .service(resource("/cgi-bin/stable_token").route(web::post().to(stable_token)))
+            .service(
+                resource("/wxa/business/getuserphonenumber")
+                    .route(web::post().to(getuserphonenumber)),
+            )
+            .service(resource("/wxa/checksession").route(web::get().to(checksession))),
+    );
+}

@@ -1,0 +1,128 @@
+//! The access token for WeChat's server APIs, from `POST /cgi-bin/stable_token`.
+//!
+//! stable_token hands every caller the same token until shortly before it
+//! expires, so replicas need no shared cache: each keeps one in memory. One
+//! refresh runs at a time however many requests wait (they queue on the
+//! lock and then read the fresh token); a 40001/42001 answer drops the token
+//! and the call is retried once with a new one. `force_refresh` is never used
+//! (WeChat allows it 20 times a day).
+
+use super::{HasErrcode, WeChatClient, WeChatError, check_errcode};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+use std::future::Future;
+use tokio::sync::Mutex;
+
+/// Refresh this long before WeChat's expiry (or at half the lifetime, if
+/// that is sooner), so no call carries a token that dies in flight.
+const REFRESH_MARGIN: i64 = 300;
+
+/// The cached token and when to fetch a new one.
+#[derive(Default)]
+pub(super) struct Cache(Mutex<Option<Cached>>);
+
+struct Cached {
+    token: SecretString,
+    refresh_at: i64,
+}
+
+#[derive(Deserialize)]
+struct StableToken {
+    #[serde(default)]
+    errcode: i64,
+    errmsg: Option<String>,
+    access_token: Option<String>,
+    expires_in: Option<i64>,
+}
+
+impl HasErrcode for StableToken {
+    fn errcode(&self) -> i64 {
+        self.errcode
+    }
+}
+
+/// errcodes that mean the access token itself was refused.
+fn token_refused(errcode: i64) -> bool {
+    matches!(errcode, 40001 | 42001)
+}
+
+impl WeChatClient {
+    /// The current access token: the cached one, or a fresh one.
+    async fn access_token(&self) -> Result<SecretString, WeChatError> {
+        let mut cached = self.access_token.0.lock().await;
+        if let Some(entry) = cached.as_ref()
+            && self.clock.now() < entry.refresh_at
+        {
+            return Ok(entry.token.clone());
+        }
+        let body = json!({
+            "grant_type": "client_credential",
+            "appid": self.appid,
+            "secret": self.secret(),
+            "force_refresh": false,
+        });
+        let answer: StableToken = self
+            .call(Method::POST, "/cgi-bin/stable_token", &[], Some(&body))
+            .await?;
+        check_errcode(
+            "stable_token",
+            answer.errcode,
+            answer.errmsg.as_deref(),
+            &[self.secret()],
+        )?;
+        let (Some(token), Some(expires_in)) = (answer.access_token, answer.expires_in) else {
+            return Err(WeChatError::Malformed(
+                "stable_token answer lacks access_token or expires_in".into(),
+            ));
+        };
+        if token.is_empty() || expires_in <= 0 {
+            return Err(WeChatError::Malformed(
+                "stable_token answer is empty".into(),
+            ));
+        }
+        let margin = REFRESH_MARGIN.min(expires_in / 2);
+        let token = SecretString::from(token);
+        *cached = Some(Cached {
+            token: token.clone(),
+            refresh_at: self.clock.now() + expires_in - margin,
+        });
+        log::debug!("fetched a WeChat access token valid for {expires_in} s");
+        Ok(token)
+    }
+
+    /// Drops the cached token if it is still `refused` (another request may
+    /// have replaced it already).
+    async fn forget_access_token(&self, refused: &SecretString) {
+        let mut cached = self.access_token.0.lock().await;
+        if cached
+            .as_ref()
+            .is_some_and(|entry| entry.token.expose_secret() == refused.expose_secret())
+        {
+            *cached = None;
+        }
+    }
+
+    /// Calls `api` with the access token; on 40001/42001, once more with a
+    /// fresh token.
+    pub(super) async fn with_access_token<T, F, Fut>(&self, api: F) -> Result<T, WeChatError>
+    where
+        T: HasErrcode,
+        F: Fn(SecretString) -> Fut,
+        Fut: Future<Output = Result<T, WeChatError>>,
+    {
+        let token = self.access_token().await?;
+        let answer = api(token.clone()).await?;
+        if !token_refused(answer.errcode()) {
+            return Ok(answer);
+        }
+        log::warn!(
+            "WeChat refused the access token (errcode {}): fetching a new one",
+            answer.errcode()
+        );
+        self.forget_access_token(&token).await;
+        let token = self.access_token().await?;
+        api(token).await
+    }
+}

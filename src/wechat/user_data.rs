@@ -1,0 +1,177 @@
+//! WeChat's `encryptedData`: AES-128-CBC with PKCS#7 padding, the key being
+//! the base64-decoded session_key and the IV the base64-decoded `iv`; the
+//! plaintext is a JSON object with a `watermark` naming the appid. (WeChat's
+//! "开放数据校验与解密" documentation, whose sample the tests decrypt.)
+
+use crate::domain::SessionKey;
+use aws_lc_rs::cipher::{
+    AES_128, DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey,
+    PaddedBlockEncryptingKey, UnboundCipherKey,
+};
+use aws_lc_rs::iv::FixedLength;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+const BLOCK: usize = 16;
+
+/// Why user data could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum UserDataError {
+    /// The request itself is malformed: not base64, wrong lengths.
+    #[error("{0}")]
+    BadInput(&'static str),
+    /// It does not decrypt, parse or match with this session_key.
+    #[error("{0}")]
+    Mismatch(&'static str),
+}
+
+/// Decrypts `encrypted_data` with `iv` (both base64, as the mini-program
+/// received them) under `session_key`, and checks that the plaintext is a
+/// JSON object watermarked for `appid` and, when it names an `openId`, that
+/// it is `openid`. Returns the plaintext bytes exactly as WeChat made them.
+pub fn decrypt_user_data(
+    session_key: &SessionKey,
+    encrypted_data: &str,
+    iv: &str,
+    appid: &str,
+    openid: &str,
+) -> Result<Vec<u8>, UserDataError> {
+    let mut data = STANDARD
+        .decode(encrypted_data)
+        .map_err(|_| UserDataError::BadInput("`encryptedData` is not base64"))?;
+    if data.is_empty() || data.len() % BLOCK != 0 {
+        return Err(UserDataError::BadInput(
+            "`encryptedData` must decode to a non-empty multiple of 16 bytes",
+        ));
+    }
+    let iv: [u8; BLOCK] = STANDARD
+        .decode(iv)
+        .map_err(|_| UserDataError::BadInput("`iv` is not base64"))?
+        .try_into()
+        .map_err(|_| UserDataError::BadInput("`iv` must decode to 16 bytes"))?;
+    let key = aes_key(session_key).ok_or(UserDataError::Mismatch(NOT_THIS_KEY))?;
+    let key = PaddedBlockDecryptingKey::cbc_pkcs7(key)
+        .map_err(|_| UserDataError::Mismatch(NOT_THIS_KEY))?;
+    let plaintext = key
+        .decrypt(&mut data, DecryptionContext::Iv128(FixedLength::from(iv)))
+        .map_err(|_| UserDataError::Mismatch(NOT_THIS_KEY))?
+        .to_vec();
+    let value: serde_json::Value =
+        serde_json::from_slice(&plaintext).map_err(|_| UserDataError::Mismatch(NOT_THIS_KEY))?;
+    if !value.is_object() {
+        return Err(UserDataError::Mismatch(NOT_THIS_KEY));
+    }
+    if value["watermark"]["appid"].as_str() != Some(appid) {
+        return Err(UserDataError::Mismatch(
+            "the data's watermark names another appid: it was not made for this mini-program",
+        ));
+    }
+    if let Some(owner) = value.get("openId")
+        && owner.as_str() != Some(openid)
+    {
+        return Err(UserDataError::Mismatch(
+            "the data belongs to another user than the token's",
+        ));
+    }
+    Ok(plaintext)
+}
+
+/// The most common failure (a newer `wx.login()` replaced the session_key),
+/// said so the client knows what to do.
+const NOT_THIS_KEY: &str = "the data does not decrypt with this session's key: most likely a newer \
+     wx.login() replaced it. Call wx.login(), log in again, and fetch the data again";
+
+/// Encrypts `plaintext` the way WeChat does, with a fresh random IV; returns
+/// (`encryptedData`, `iv`) in base64. For the simulator.
+pub fn encrypt_user_data(session_key: &SessionKey, plaintext: &[u8]) -> Option<(String, String)> {
+    let key = PaddedBlockEncryptingKey::cbc_pkcs7(aes_key(session_key)?).ok()?;
+    let iv: [u8; BLOCK] = rand::random();
+    let mut data = plaintext.to_vec();
+    key.less_safe_encrypt(&mut data, EncryptionContext::Iv128(FixedLength::from(iv)))
+        .ok()?;
+    Some((STANDARD.encode(data), STANDARD.encode(iv)))
+}
+
+fn aes_key(session_key: &SessionKey) -> Option<UnboundCipherKey> {
+    let bytes = STANDARD.decode(session_key.expose()).ok()?;
+    UnboundCipherKey::new(&AES_128, &bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// WeChat's published sample ("开放数据校验与解密"): appid, session_key,
+    /// iv, encryptedData and the plaintext it decrypts to.
+    pub(crate) const SAMPLE_APPID: &str = "wx4f4bc4dec97d474b";
+    pub(crate) const SAMPLE_SESSION_KEY: &str = "tiihtNczf5v6AKRyjwEUhQ==";
+    pub(crate) const SAMPLE_IV: &str = "r7BXXKkLb8qrSNn05n0qiA==";
+    pub(crate) const SAMPLE_ENCRYPTED_DATA: &str = "CiyLU1Aw2KjvrjMdj8YKliAjtP4gsMZMQmRzooG2xrDcvSnxIMXFufNstNGTyaGS9uT5geRa0W4oTOb1WT7fJlAC+oNPdbB+3hVbJSRgv+4lGOETKUQz6OYStslQ142dNCuabNPGBzlooOmB231qMM85d2/fV6ChevvXvQP8Hkue1poOFtnEtpyxVLW1zAo6/1Xx1COxFvrc2d7UL/lmHInNlxuacJXwu0fjpXfz/YqYzBIBzD6WUfTIF9GRHpOn/Hz7saL8xz+W//FRAUid1OksQaQx4CMs8LOddcQhULW4ucetDf96JcR3g0gfRK4PC7E/r7Z6xNrXd2UIeorGj5Ef7b1pJAYB6Y5anaHqZ9J6nKEBvB4DnNLIVWSgARns/8wR2SiRS7MNACwTyrGvt9ts8p12PKFdlqYTopNHR1Vf7XjfhQlVsAJdNiKdYmYVoKlaRv85IfVunYzO0IKXsyl7JCUjCpoG20f0a04COwfneQAGGwd5oa+T8yO5hzuyDb/XcxxmK01EpqOyuxINew==";
+    pub(crate) const SAMPLE_PLAINTEXT: &str = r#"{"openId":"oGZUI0egBJY1zhBYw2KhdUfwVJJE","nickName":"Band","gender":1,"language":"zh_CN","city":"Guangzhou","province":"Guangdong","country":"CN","avatarUrl":"http://wx.qlogo.cn/mmopen/vi_32/aSKcBBPpibyKNicHNTMM0qJVh8Kjgiak2AHWr8MHM4WgMEm7GFhsf8OYrySdbvAMvTsw3mo8ibKicsnfN5pRjl1p8HQ/0","unionId":"ocMvos6NjeKLIBqg5Mr9QjxrP1FA","watermark":{"timestamp":1477314187,"appid":"wx4f4bc4dec97d474b"}}"#;
+    const SAMPLE_OPENID: &str = "oGZUI0egBJY1zhBYw2KhdUfwVJJE";
+
+    fn key() -> SessionKey {
+        SessionKey::parse(SAMPLE_SESSION_KEY).unwrap()
+    }
+
+    #[test]
+    fn wechats_published_sample_decrypts_byte_for_byte() {
+        let plaintext = decrypt_user_data(
+            &key(),
+            SAMPLE_ENCRYPTED_DATA,
+            SAMPLE_IV,
+            SAMPLE_APPID,
+            SAMPLE_OPENID,
+        )
+        .unwrap();
+        assert_eq!(plaintext, SAMPLE_PLAINTEXT.as_bytes());
+    }
+
+    #[test]
+    fn encrypt_then_decrypt_round_trips() {
+        let text = br#"{"openId":"o1","watermark":{"appid":"wxA","timestamp":1}}"#;
+        let (data, iv) = encrypt_user_data(&key(), text).unwrap();
+        assert_eq!(
+            decrypt_user_data(&key(), &data, &iv, "wxA", "o1").unwrap(),
+            text
+        );
+    }
+
+    #[test]
+    fn wrong_key_appid_owner_and_shapes_are_refused() {
+        let other = SessionKey::parse("AAAAAAAAAAAAAAAAAAAAAA==").unwrap();
+        let decrypt = |key: &SessionKey, data: &str, iv: &str, appid: &str, openid: &str| {
+            decrypt_user_data(key, data, iv, appid, openid).unwrap_err()
+        };
+        assert!(matches!(
+            decrypt(
+                &other,
+                SAMPLE_ENCRYPTED_DATA,
+                SAMPLE_IV,
+                SAMPLE_APPID,
+                SAMPLE_OPENID
+            ),
+            UserDataError::Mismatch(_)
+        ));
+        assert!(matches!(
+            decrypt(&key(), SAMPLE_ENCRYPTED_DATA, SAMPLE_IV, "wx0000000000000000", SAMPLE_OPENID),
+            UserDataError::Mismatch(m) if m.contains("watermark")
+        ));
+        assert!(matches!(
+            decrypt(&key(), SAMPLE_ENCRYPTED_DATA, SAMPLE_IV, SAMPLE_APPID, "oSomeoneElse"),
+            UserDataError::Mismatch(m) if m.contains("another user")
+        ));
+        for (data, iv) in [
+            ("not base64!", SAMPLE_IV),
+            ("", SAMPLE_IV),
+            ("AAAA", SAMPLE_IV),
+            (SAMPLE_ENCRYPTED_DATA, "AAAA"),
+            (SAMPLE_ENCRYPTED_DATA, "%%%"),
+        ] {
+            assert!(matches!(
+                decrypt(&key(), data, iv, SAMPLE_APPID, SAMPLE_OPENID),
+                UserDataError::BadInput(_)
+            ));
+        }
+    }
+}
