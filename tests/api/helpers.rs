@@ -31,6 +31,8 @@ pub struct TestApp {
     pub wechat: MockServer,
     pub clock: Arc<ManualClock>,
     pub keys_dir: PathBuf,
+    /// The appid the app runs as (the `aud` of its tokens).
+    pub appid: String,
     /// The app's key rescanner: tests call `rescan` to act as a timer tick.
     pub reloader: Arc<KeyReloader>,
     _keys: Arc<TempDir>,
@@ -77,6 +79,7 @@ pub async fn spawn_app_on(
     }
     env.retain(|_, value| !value.is_empty());
     let settings = Settings::from_map(&env).expect("test settings");
+    let appid = settings.appid().to_owned();
     let clock = Arc::new(ManualClock::new(START));
     let app = Application::build(settings, clock.clone())
         .await
@@ -90,6 +93,7 @@ pub async fn spawn_app_on(
         wechat,
         clock,
         keys_dir: keys.path().to_owned(),
+        appid,
         reloader,
         _keys: keys,
     }
@@ -129,7 +133,7 @@ impl TestApp {
     pub async fn wechat_answers(&self, code: &str, body: Value, times: u64) {
         Mock::given(method("GET"))
             .and(path("/sns/jscode2session"))
-            .and(query_param("appid", APPID))
+            .and(query_param("appid", self.appid.as_str()))
             .and(query_param("secret", SECRET))
             .and(query_param("js_code", code))
             .and(query_param("grant_type", "authorization_code"))

@@ -41,6 +41,30 @@ async fn a_whole_login_at_trace_level_logs_no_secret() {
             .mount(&wechat)
             .await;
     }
+    let access_token = "ACCESS-t0ken-5ecret-0123456789";
+    let phone_code = "PH0NEc0de5ecret000000000000000000";
+    let phone_number = "13912345678";
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path("/cgi-bin/stable_token"))
+        .respond_with(wechat_says(
+            json!({"access_token": access_token, "expires_in": 7200}),
+        ))
+        .mount(&wechat)
+        .await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path("/wxa/business/getuserphonenumber"))
+        .respond_with(wechat_says(json!({"errcode": 0, "phone_info": {
+            "phoneNumber": phone_number, "purePhoneNumber": phone_number, "countryCode": "86",
+            "watermark": {"appid": APPID, "timestamp": 1}}})))
+        .mount(&wechat)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path("/wxa/checksession"))
+        .respond_with(wechat_says(
+            json!({"errcode": 87009, "errmsg": "invalid signature"}),
+        ))
+        .mount(&wechat)
+        .await;
     let dir = tempfile::tempdir().unwrap();
     wxauth::keyring::write_new_key(
         &dir.path().join("keys"),
@@ -101,6 +125,35 @@ async fn a_whole_login_at_trace_level_logs_no_secret() {
             .unwrap();
         assert!(failed.status().is_client_error() || failed.status().is_server_error());
     }
+    let phone = client
+        .post(format!("{base}/wx/phone"))
+        .bearer_auth(&token2)
+        .json(&json!({ "code": phone_code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(phone.status(), 200);
+    let check = client
+        .get(format!("{base}/auth/check"))
+        .bearer_auth(&token2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(check.status(), 200);
+    // User data under our session_key (a foreign watermark: refused, logged).
+    let (sealed, iv) = wxauth::wechat::encrypt_user_data(
+        &wxauth::domain::SessionKey::parse(SESSION_KEY).unwrap(),
+        br#"{"nickName":"PRIVATE-NICKNAME","watermark":{"appid":"wxOther"}}"#,
+    )
+    .unwrap();
+    let decrypt = client
+        .post(format!("{base}/wx/decrypt"))
+        .bearer_auth(&token2)
+        .json(&json!({"encryptedData": sealed, "iv": iv}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decrypt.status(), 422);
     let tampered = format!("{token}x");
     let rejected = client
         .get(format!("{base}/auth/me"))
@@ -120,6 +173,7 @@ async fn a_whole_login_at_trace_level_logs_no_secret() {
     assert!(log.contains("\"POST /auth/login\" 200"), "{log}");
     assert!(log.contains("TRACE"), "trace level was on");
     assert!(log.contains("40125"), "the operator error is logged: {log}");
+    assert!(log.contains("\"POST /wx/phone\" 200"), "{log}");
     // ... and holds none of the secrets.
     let raw_key = STANDARD.decode(SESSION_KEY).unwrap();
     let hex_key: String = raw_key.iter().map(|b| format!("{b:02x}")).collect();
@@ -129,6 +183,12 @@ async fn a_whole_login_at_trace_level_logs_no_secret() {
         bad_code.to_owned(),
         operator_code.to_owned(),
         used_code.to_owned(),
+        access_token.to_owned(),
+        phone_code.to_owned(),
+        phone_number.to_owned(),
+        "PRIVATE-NICKNAME".to_owned(),
+        sealed.clone(),
+        wxauth::wechat::session_signature(&wxauth::domain::SessionKey::parse(SESSION_KEY).unwrap()),
         SESSION_KEY.to_owned(),
         SESSION_KEY.trim_end_matches('=').to_owned(),
         hex_key.clone(),

@@ -14,3 +14,4 @@ mod rotation;
 mod simulator;
 mod startup;
 mod token;
+mod wx;
