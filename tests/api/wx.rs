@@ -43,6 +43,18 @@ impl TestApp {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// Makes getuserphonenumber answer `answer`, `times` times, to calls
+    /// carrying the access token `at`.
+    async fn phone_api_answers(&self, at: &str, answer: Value, times: u64) {
+        Mock::given(method("POST"))
+            .and(path("/wxa/business/getuserphonenumber"))
+            .and(query_param("access_token", at))
+            .respond_with(wechat_says(answer))
+            .expect(times)
+            .mount(&self.wechat)
+            .await;
+    }
+
     /// Makes the fake WeChat hand out `token` from stable_token, `times` times.
     async fn stable_token_gives(&self, token: &str, times: u64) {
         Mock::given(method("POST"))
@@ -297,13 +309,7 @@ async fn fifty_concurrent_phone_calls_cause_one_stable_token_call() {
         .expect(1)
         .mount(&app.wechat)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/wxa/business/getuserphonenumber"))
-        .and(query_param("access_token", "at-1"))
-        .respond_with(wechat_says(phone_answer(APPID)))
-        .expect(50)
-        .mount(&app.wechat)
-        .await;
+    app.phone_api_answers("at-1", phone_answer(APPID), 50).await;
 
     // Act
     let calls = (0..50)
@@ -320,21 +326,9 @@ async fn a_40001_answer_causes_one_refresh_and_a_retried_call() {
     let token = app.login().await;
     app.stable_token_gives("at-old", 1).await;
     app.stable_token_gives("at-new", 1).await;
-    Mock::given(method("POST"))
-        .and(path("/wxa/business/getuserphonenumber"))
-        .and(query_param("access_token", "at-old"))
-        .respond_with(wechat_says(
-            json!({"errcode": 40001, "errmsg": "invalid credential"}),
-        ))
-        .expect(1)
-        .mount(&app.wechat)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/wxa/business/getuserphonenumber"))
-        .and(query_param("access_token", "at-new"))
-        .respond_with(wechat_says(phone_answer(APPID)))
-        .expect(1)
-        .mount(&app.wechat)
+    let refused = json!({"errcode": 40001, "errmsg": "invalid credential"});
+    app.phone_api_answers("at-old", refused, 1).await;
+    app.phone_api_answers("at-new", phone_answer(APPID), 1)
         .await;
 
     let response = app
@@ -351,13 +345,7 @@ async fn the_access_token_is_refreshed_shortly_before_it_expires() {
     app.stable_token_gives("at-1", 1).await;
     app.stable_token_gives("at-2", 1).await;
     for at in ["at-1", "at-2"] {
-        Mock::given(method("POST"))
-            .and(path("/wxa/business/getuserphonenumber"))
-            .and(query_param("access_token", at))
-            .respond_with(wechat_says(phone_answer(APPID)))
-            .expect(2)
-            .mount(&app.wechat)
-            .await;
+        app.phone_api_answers(at, phone_answer(APPID), 2).await;
     }
 
     // Two calls on the first token; then, five minutes before its expiry,
