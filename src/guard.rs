@@ -28,6 +28,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::domain::SessionKey;
 use crate::error::ApiError;
 use crate::keyring::{KeyReloader, Keyring, KeyringError, SharedKeyring};
+use crate::metrics::Metrics;
 use crate::token::{Claims, Rejection, TokenPolicy, TokenVerifier, VerifiedToken};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -41,6 +42,7 @@ use std::sync::Arc;
 pub struct Guard {
     verifier: TokenVerifier,
     reloader: Option<Arc<KeyReloader>>,
+    metrics: Option<Metrics>,
 }
 
 impl Guard {
@@ -49,6 +51,7 @@ impl Guard {
         Self {
             verifier,
             reloader: None,
+            metrics: None,
         }
     }
 
@@ -58,7 +61,15 @@ impl Guard {
         Self {
             verifier,
             reloader: Some(reloader),
+            metrics: None,
         }
+    }
+
+    /// Counts every verification in `metrics`
+    /// (`wxauth_token_verifications_total`).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The reloader, if this guard has one: call
@@ -109,6 +120,9 @@ impl Guard {
             // replicas); the reloader bounds how often this reaches the disk.
             reloader.rescan_for_unknown_kid();
             verified = self.verifier.verify(token);
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.verification(verified.as_ref().map_or_else(Rejection::kind, |_| "ok"));
         }
         match verified {
             Ok(token) => Ok(Authenticated { token }),

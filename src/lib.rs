@@ -22,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod guard;
 pub mod keyring;
+pub mod metrics;
 pub mod routes;
 pub mod sim;
 pub mod startup;

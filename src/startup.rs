@@ -8,6 +8,7 @@ use crate::config::{SIMULATOR_SECRET, Settings, WeChatMode};
 use crate::error::ApiError;
 use crate::guard::Guard;
 use crate::keyring::{self, KeyAlg, KeyReloader, Keyring, KeyringError, SharedKeyring};
+use crate::metrics::Metrics;
 use crate::routes::{self, AppState};
 use crate::sim::Simulator;
 use crate::token::{TokenIssuer, TokenPolicy, TokenVerifier};
@@ -50,6 +51,9 @@ pub enum StartupError {
     /// The HTTP client could not be built (TLS roots missing).
     #[error("cannot build the HTTP client for WeChat: {0}")]
     HttpClient(#[from] reqwest::Error),
+    /// The metrics registry could not be built.
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     /// Any other I/O failure while starting.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -77,11 +81,15 @@ impl Application {
         let keyring = load_keys(&settings)?;
         let signing_kid = keyring.signing().kid().to_owned();
         let keyring = SharedKeyring::new(keyring);
-        let reloader = Arc::new(KeyReloader::new(
-            keyring.clone(),
-            settings.keys_dir.clone(),
-            settings.signing_kid.clone(),
-        ));
+        let metrics = Metrics::new()?;
+        let reloader = Arc::new(
+            KeyReloader::new(
+                keyring.clone(),
+                settings.keys_dir.clone(),
+                settings.signing_kid.clone(),
+            )
+            .with_metrics(metrics.clone()),
+        );
 
         let (base, appid, secret) = match &settings.wechat {
             WeChatMode::Production { appid, secret } => (
@@ -105,6 +113,7 @@ impl Application {
             settings.upstream_timeout,
             settings.max_upstream,
             clock.clone(),
+            metrics.clone(),
         )?;
 
         let policy = TokenPolicy {
@@ -113,7 +122,9 @@ impl Application {
             leeway: settings.leeway,
         };
         let verifier = TokenVerifier::new(keyring.clone(), policy, clock.clone());
-        let guard = web::Data::new(Guard::with_reloader(verifier, reloader.clone()));
+        let guard = web::Data::new(
+            Guard::with_reloader(verifier, reloader.clone()).with_metrics(metrics.clone()),
+        );
         let state = web::Data::new(AppState {
             keyring,
             issuer: TokenIssuer::new(
@@ -126,6 +137,7 @@ impl Application {
             clock: clock.clone(),
             session_max_age: settings.session_max_age,
             appid: settings.appid().to_owned(),
+            metrics,
         });
         let simulator = settings
             .is_simulator()

@@ -4,6 +4,7 @@
 //! request). A rescan that fails keeps the keys the server had.
 
 use super::{Keyring, SharedKeyring};
+use crate::metrics::Metrics;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,7 @@ pub struct KeyReloader {
     last_on_demand: Mutex<Option<Instant>>,
     rescans: AtomicU64,
     failures: AtomicU64,
+    metrics: Option<Metrics>,
 }
 
 impl KeyReloader {
@@ -37,7 +39,16 @@ impl KeyReloader {
             last_on_demand: Mutex::new(None),
             rescans: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            metrics: None,
         }
+    }
+
+    /// Records rescans and the key set in `metrics`, starting with the
+    /// current set.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        record_keyring(&metrics, &self.keyring.current());
+        self.metrics = Some(metrics);
+        self
     }
 
     /// How many rescans ran (successful or not).
@@ -65,11 +76,18 @@ impl KeyReloader {
                     );
                 }
                 log_changes(&old, &new, cause);
+                if let Some(metrics) = &self.metrics {
+                    metrics.keyring_reload(true);
+                    record_keyring(metrics, &new);
+                }
                 self.keyring.replace(new);
                 true
             }
             Err(error) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
+                if let Some(metrics) = &self.metrics {
+                    metrics.keyring_reload(false);
+                }
                 log::error!("key rescan ({cause}) failed, keeping the loaded keys: {error}");
                 false
             }
@@ -112,6 +130,11 @@ impl KeyReloader {
             }
         })
     }
+}
+
+fn record_keyring(metrics: &Metrics, keyring: &Keyring) {
+    let signing = keyring.signing();
+    metrics.keyring(keyring.len(), signing.kid(), signing.alg().jose_name());
 }
 
 /// Logs what a rescan changed: kids added and removed, a new signing key.

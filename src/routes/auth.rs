@@ -19,7 +19,15 @@ pub(super) async fn login(
     body: web::Json<JsonObject<LoginRequest>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = LoginCode::parse(&body.0.0.code).map_err(|m| ApiError::InvalidRequest(m.into()))?;
+    let result = exchange(&body.0.0.code, &state).await;
+    state
+        .metrics
+        .login(result.as_ref().map_or_else(ApiError::code, |_| "ok"));
+    result
+}
+
+async fn exchange(code: &str, state: &AppState) -> Result<HttpResponse, ApiError> {
+    let code = LoginCode::parse(code).map_err(|m| ApiError::InvalidRequest(m.into()))?;
     let session = state.wechat.code2session(&code).await.map_err(|e| {
         log::warn!("login failed upstream: {e}");
         ApiError::from(e)
@@ -30,7 +38,7 @@ pub(super) async fn login(
         session_key: &session.session_key,
         auth_time: state.clock.now(),
     };
-    issue(&state, &subject)
+    issue(state, &subject)
 }
 
 /// `POST /auth/refresh` (Bearer): the same login in a new token with a new

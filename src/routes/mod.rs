@@ -4,6 +4,7 @@
 mod auth;
 mod health;
 mod jwks;
+mod metrics;
 mod wx;
 
 use crate::clock::SharedClock;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub session_max_age: i64,
     /// The appid user data must be watermarked for.
     pub appid: String,
+    /// The process's metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// The body limit for a request path.
@@ -142,5 +145,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
     .service(resource("/healthz").route(web::get().to(health::healthz)))
-    .service(resource("/readyz").route(web::get().to(health::readyz)));
+    .service(resource("/readyz").route(web::get().to(health::readyz)))
+    .service(resource("/metrics").route(web::get().to(metrics::metrics)));
 }

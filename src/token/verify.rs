@@ -55,6 +55,24 @@ pub enum Rejection {
     Unseal,
 }
 
+impl Rejection {
+    /// A short, stable name of the reason, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::TooLong => "too_long",
+            Self::Malformed => "malformed",
+            Self::ForbiddenHeader => "forbidden_header",
+            Self::WrongType => "wrong_type",
+            Self::UnknownKid => "unknown_kid",
+            Self::WrongAlg => "wrong_alg",
+            Self::Invalid(_) => "invalid",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::Unseal => "unseal",
+        }
+    }
+}
+
 /// What a token must say to be accepted.
 #[derive(Debug, Clone)]
 pub struct TokenPolicy {

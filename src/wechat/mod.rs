@@ -18,6 +18,7 @@ pub use user_data::{UserDataError, decrypt_user_data, encrypt_user_data};
 
 use crate::clock::SharedClock;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use reqwest::{Client, Method};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -152,6 +153,7 @@ pub struct WeChatClient {
     in_flight: Arc<Semaphore>,
     access_token: Arc<access_token::Cache>,
     clock: SharedClock,
+    metrics: Metrics,
 }
 
 impl WeChatClient {
@@ -165,6 +167,7 @@ impl WeChatClient {
         timeout: Duration,
         max_in_flight: usize,
         clock: SharedClock,
+        metrics: Metrics,
     ) -> Result<Self, reqwest::Error> {
         let http = Client::builder()
             .connect_timeout(timeout)
@@ -179,6 +182,7 @@ impl WeChatClient {
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             access_token: Arc::new(access_token::Cache::default()),
             clock,
+            metrics,
         })
     }
 
@@ -197,31 +201,24 @@ impl WeChatClient {
             .try_acquire()
             .map_err(|_| WeChatError::Overloaded)?;
         let url = format!("{}{path}", self.base);
+        let endpoint = path.rsplit('/').next().unwrap_or(path);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut request = self.http.request(method.clone(), &url).query(query);
-            if let Some(body) = body {
-                request = request.json(body);
-            }
             let started = std::time::Instant::now();
-            let response = request.send().await.map_err(|e| {
-                // Display of a reqwest error includes the URL, whose query
-                // holds the app secret, the code or the access token: drop it.
-                WeChatError::Unavailable(e.without_url().to_string())
-            })?;
-            let status = response.status();
-            let body = read_capped(response).await?;
-            log::debug!(
-                "WeChat {path} answered HTTP {status} in {} ms",
-                started.elapsed().as_millis()
-            );
-            if !status.is_success() {
-                return Err(WeChatError::Malformed(format!("HTTP status {status}")));
-            }
-            let answer: T = serde_json::from_slice(&body).map_err(|e| {
-                WeChatError::Malformed(format!("not the expected JSON ({})", e.classify_name()))
-            })?;
+            let result = self.attempt::<T>(method.clone(), &url, query, body).await;
+            let outcome = match &result {
+                Ok(answer) if answer.errcode() == 0 => "ok",
+                Ok(answer) if answer.errcode() == -1 => "busy",
+                Ok(_) => "errcode",
+                Err(WeChatError::Unavailable(_)) => "unavailable",
+                Err(_) => "malformed",
+            };
+            let elapsed = started.elapsed();
+            self.metrics
+                .upstream_call(endpoint, outcome, elapsed.as_secs_f64());
+            log::debug!("WeChat {endpoint}: {outcome} in {} ms", elapsed.as_millis());
+            let answer = result?;
             match answer.errcode() {
                 -1 if attempt <= BUSY_RETRIES => {
                     tokio::time::sleep(BUSY_BACKOFF * 2u32.pow(attempt - 1)).await;
@@ -230,6 +227,33 @@ impl WeChatClient {
                 _ => return Ok(answer),
             }
         }
+    }
+
+    /// One HTTP exchange: send, read at most [`MAX_ANSWER_BYTES`], parse.
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, WeChatError> {
+        let mut request = self.http.request(method, url).query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            // Display of a reqwest error includes the URL, whose query
+            // holds the app secret, the code or the access token: drop it.
+            WeChatError::Unavailable(e.without_url().to_string())
+        })?;
+        let status = response.status();
+        let body = read_capped(response).await?;
+        if !status.is_success() {
+            return Err(WeChatError::Malformed(format!("HTTP status {status}")));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            WeChatError::Malformed(format!("not the expected JSON ({})", e.classify_name()))
+        })
     }
 
     /// The app secret, for the one query that sends it.

@@ -9,6 +9,7 @@ mod jwks;
 mod limits;
 mod login;
 mod logs;
+mod metrics;
 mod refresh;
 mod rotation;
 mod simulator;
