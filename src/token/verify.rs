@@ -252,3 +252,37 @@ impl TokenVerifier {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::keyring::{Keyring, write_new_key};
+
+    fn verifier() -> (tempfile::TempDir, TokenVerifier) {
+        let dir = tempfile::tempdir().unwrap();
+        write_new_key(dir.path(), "k", KeyAlg::Eddsa).unwrap();
+        let (ring, _) = Keyring::load(dir.path(), None).unwrap();
+        let policy = TokenPolicy {
+            issuer: "wxauth".into(),
+            audience: "wx1".into(),
+            leeway: 30,
+        };
+        let verifier = TokenVerifier::new(
+            SharedKeyring::new(ring),
+            policy,
+            Arc::new(ManualClock::new(0)),
+        );
+        (dir, verifier)
+    }
+
+    #[test]
+    fn a_200_kb_token_is_refused_by_length_before_any_decoding() {
+        let (_dir, verifier) = verifier();
+        let huge = format!("{}.{}.{}", "e".repeat(100), "A".repeat(200 * 1024), "s");
+        assert_eq!(verifier.verify(&huge).unwrap_err(), Rejection::TooLong);
+        let at_cap = format!("{}.{}.x", "!".repeat(10), "A".repeat(MAX_TOKEN_LEN - 13));
+        assert_eq!(at_cap.len(), MAX_TOKEN_LEN);
+        assert_eq!(verifier.verify(&at_cap).unwrap_err(), Rejection::Malformed);
+    }
+}

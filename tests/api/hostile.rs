@@ -1,0 +1,585 @@
+//! Hostile tokens and hostile requests: every one gets a clear 4xx
+//! problem+json (401 `invalid_token` for tokens), none a 500, and the server
+//! keeps serving.
+
+use crate::helpers::*;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use wxauth::keyring::KeyAlg;
+
+fn b64(value: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(value)
+}
+
+/// header.payload.signature from raw JSON texts and a raw signature.
+fn raw(header: &str, payload: &str, signature: &str) -> String {
+    format!("{}.{}.{signature}", b64(header), b64(payload))
+}
+
+/// HMAC-SHA256 over `message` keyed with `key`: the "alg confusion" forgery.
+fn hs256(key: &[u8], message: &str) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    b64(aws_lc_rs::hmac::sign(&key, message.as_bytes()))
+}
+
+/// Every forged or broken token, with what it tries.
+fn hostile_tokens(app: &TestApp, good: &str) -> Vec<(&'static str, String)> {
+    let key = app.key(FIRST_KID);
+    let (header, claims) = decode_parts(good);
+    let parts: Vec<&str> = good.split('.').collect();
+    let (h, p, s) = (parts[0], parts[1], parts[2]);
+    let sign = |header: &Value, claims: &Value| forge(&key, header, claims);
+    let with = |name: &str, value: Value| {
+        let mut c = claims.clone();
+        if value.is_null() {
+            c.as_object_mut().unwrap().remove(name);
+        } else {
+            c[name] = value;
+        }
+        sign(&header, &c)
+    };
+    let with_header = |name: &str, value: Value| {
+        let mut hd = header.clone();
+        hd[name] = value;
+        sign(&hd, &claims)
+    };
+    let public_jwk = key.jwk().to_string();
+    let public_x = key.jwk()["x"].as_str().unwrap().to_owned();
+    let message = |alg: &str| {
+        format!(
+            "{}.{p}",
+            b64(json!({"alg": alg, "typ": "JWT", "kid": FIRST_KID}).to_string())
+        )
+    };
+
+    let mut sk_bytes = URL_SAFE_NO_PAD
+        .decode(claims["sk"].as_str().unwrap())
+        .unwrap();
+    let sk_nonce_flipped = {
+        sk_bytes[0] ^= 1;
+        let t = b64(&sk_bytes);
+        sk_bytes[0] ^= 1;
+        t
+    };
+    let last = sk_bytes.len() - 1;
+    sk_bytes[last] ^= 1;
+    let sk_tag_flipped = b64(&sk_bytes);
+
+    vec![
+        // alg "none" in every spelling, with and without a signature.
+        (
+            "alg none",
+            raw(
+                &json!({"alg": "none", "kid": FIRST_KID}).to_string(),
+                &claims.to_string(),
+                "",
+            ),
+        ),
+        (
+            "alg None",
+            raw(
+                &json!({"alg": "None", "kid": FIRST_KID}).to_string(),
+                &claims.to_string(),
+                "",
+            ),
+        ),
+        (
+            "alg NONE",
+            raw(
+                &json!({"alg": "NONE", "kid": FIRST_KID}).to_string(),
+                &claims.to_string(),
+                "",
+            ),
+        ),
+        (
+            "alg nOnE with our signature",
+            raw(
+                &json!({"alg": "nOnE", "kid": FIRST_KID}).to_string(),
+                &claims.to_string(),
+                s,
+            ),
+        ),
+        (
+            "alg empty",
+            raw(
+                &json!({"alg": "", "kid": FIRST_KID}).to_string(),
+                &claims.to_string(),
+                s,
+            ),
+        ),
+        (
+            "alg missing",
+            raw(
+                &json!({"kid": FIRST_KID}).to_string(),
+                &claims.to_string(),
+                s,
+            ),
+        ),
+        // HS256 keyed with our public key (as JWK text and as raw x).
+        (
+            "HS256 keyed with the public JWK",
+            format!(
+                "{}.{}",
+                message("HS256"),
+                hs256(public_jwk.as_bytes(), &message("HS256"))
+            ),
+        ),
+        (
+            "HS256 keyed with the public x",
+            format!(
+                "{}.{}",
+                message("HS256"),
+                hs256(public_x.as_bytes(), &message("HS256"))
+            ),
+        ),
+        (
+            "HS256 keyed with the raw public key",
+            format!(
+                "{}.{}",
+                message("HS256"),
+                hs256(
+                    &URL_SAFE_NO_PAD.decode(&public_x).unwrap(),
+                    &message("HS256")
+                )
+            ),
+        ),
+        // Every other algorithm family, signed by a real key of that family.
+        (
+            "ES256 under our kid",
+            forge(
+                &foreign_key(FIRST_KID, KeyAlg::Es256),
+                &json!({"alg": "ES256", "typ": "JWT", "kid": FIRST_KID}),
+                &claims,
+            ),
+        ),
+        (
+            "RS256 under our kid",
+            forge(
+                &foreign_key(FIRST_KID, KeyAlg::Rs256),
+                &json!({"alg": "RS256", "typ": "JWT", "kid": FIRST_KID}),
+                &claims,
+            ),
+        ),
+        (
+            "PS256 label on our signature",
+            format!("{}.{s}", message("PS256")),
+        ),
+        (
+            "ES384 label on our signature",
+            format!("{}.{s}", message("ES384")),
+        ),
+        (
+            "foreign EdDSA key under our kid",
+            forge(&foreign_key(FIRST_KID, KeyAlg::Eddsa), &header, &claims),
+        ),
+        // The signature flipped, truncated, empty, padded.
+        ("signature flipped", format!("{h}.{p}.{}", flip_first(s))),
+        (
+            "signature truncated",
+            format!("{h}.{p}.{}", &s[..s.len() - 2]),
+        ),
+        ("signature empty", format!("{h}.{p}.")),
+        ("signature padded", format!("{h}.{p}.{s}==")),
+        (
+            "signature with a space inside",
+            format!("{h}.{p}.{} {}", &s[..10], &s[10..]),
+        ),
+        // The sealed session_key tampered inside a real token (no re-signing).
+        (
+            "sk nonce changed",
+            format!(
+                "{h}.{}.{s}",
+                b64({
+                    let mut c = claims.clone();
+                    c["sk"] = json!(sk_nonce_flipped);
+                    c.to_string()
+                })
+            ),
+        ),
+        (
+            "sk tag changed",
+            format!(
+                "{h}.{}.{s}",
+                b64({
+                    let mut c = claims.clone();
+                    c["sk"] = json!(sk_tag_flipped);
+                    c.to_string()
+                })
+            ),
+        ),
+        // Claims changed after signing.
+        (
+            "sub changed",
+            format!(
+                "{h}.{}.{s}",
+                b64({
+                    let mut c = claims.clone();
+                    c["sub"] = json!("oAttacker");
+                    c.to_string()
+                })
+            ),
+        ),
+        (
+            "exp changed",
+            format!(
+                "{h}.{}.{s}",
+                b64({
+                    let mut c = claims.clone();
+                    c["exp"] = json!(9_999_999_999i64);
+                    c.to_string()
+                })
+            ),
+        ),
+        // exp, iat, nbf: missing, string, float, negative, huge.
+        ("exp missing", with("exp", Value::Null)),
+        ("exp string", with("exp", json!(claims["exp"].to_string()))),
+        (
+            "exp float",
+            with("exp", json!(claims["exp"].as_f64().unwrap() + 0.5)),
+        ),
+        ("exp negative", with("exp", json!(-1))),
+        ("exp huge", with("exp", json!(1e300))),
+        ("exp past", with("exp", json!(START - 3600))),
+        ("iat string", with("iat", json!("now"))),
+        ("iat future", with("iat", json!(START + 86_400))),
+        ("iat huge", with("iat", json!(u64::MAX))),
+        ("nbf future", with("nbf", json!(START + 3600))),
+        ("nbf string", with("nbf", json!("later"))),
+        ("nbf float", with("nbf", json!(1.5))),
+        // iss, aud, sub: missing or wrong.
+        ("iss missing", with("iss", Value::Null)),
+        ("iss wrong", with("iss", json!("evil"))),
+        ("aud missing", with("aud", Value::Null)),
+        ("aud wrong", with("aud", json!("wx0000000000000000"))),
+        ("aud number", with("aud", json!(1))),
+        ("sub missing", with("sub", Value::Null)),
+        ("sub number", with("sub", json!(42))),
+        // kid: unknown, numeric, oversized, path-like, missing.
+        ("kid unknown", with_header("kid", json!("20991231T000000Z"))),
+        ("kid numeric", with_header("kid", json!(20260101))),
+        ("kid oversized", with_header("kid", json!("k".repeat(5000)))),
+        (
+            "kid path-like",
+            with_header("kid", json!(format!("../../{FIRST_KID}"))),
+        ),
+        (
+            "kid absolute path",
+            with_header("kid", json!("/etc/passwd")),
+        ),
+        ("kid null", with_header("kid", Value::Null)),
+        // Headers pointing elsewhere or demanding extensions.
+        (
+            "jku",
+            with_header("jku", json!("https://attacker.example/jwks")),
+        ),
+        (
+            "x5u",
+            with_header("x5u", json!("https://attacker.example/x509")),
+        ),
+        ("jwk", with_header("jwk", key.jwk().clone())),
+        ("x5c", with_header("x5c", json!(["MIIB"]))),
+        ("crit", with_header("crit", json!(["b64"]))),
+        ("b64 false with crit", {
+            let mut hd = header.clone();
+            hd["b64"] = json!(false);
+            hd["crit"] = json!(["b64"]);
+            sign(&hd, &claims)
+        }),
+        ("typ JWE", with_header("typ", json!("JWE"))),
+        // Segments and encodings.
+        ("two segments", format!("{h}.{p}")),
+        ("four segments", format!("{h}.{p}.{s}.{s}")),
+        ("five segments (JWE shape)", format!("{h}.{p}.{s}.{s}.{s}")),
+        ("empty token", String::new()),
+        ("dots only", "..".to_owned()),
+        ("non-base64 header", format!("!!!.{p}.{s}")),
+        (
+            "standard base64 header",
+            format!(
+                "{}.{p}.{s}",
+                base64::engine::general_purpose::STANDARD.encode(header.to_string())
+            ),
+        ),
+        ("non-JSON header", format!("{}.{p}.{s}", b64("not json"))),
+        ("array header", format!("{}.{p}.{s}", b64("[1,2]"))),
+        ("string header", format!("{}.{p}.{s}", b64("\"EdDSA\""))),
+        ("non-JSON payload, signed", {
+            let m = format!("{h}.{}", b64("not json"));
+            format!(
+                "{m}.{}",
+                jsonwebtoken::crypto::sign(m.as_bytes(), key.encoding_key(), key.alg().algorithm())
+                    .unwrap()
+            )
+        }),
+        ("array payload, signed", {
+            let m = format!("{h}.{}", b64("[1]"));
+            format!(
+                "{m}.{}",
+                jsonwebtoken::crypto::sign(m.as_bytes(), key.encoding_key(), key.alg().algorithm())
+                    .unwrap()
+            )
+        }),
+        // Duplicated names: the parser must not pick the friendly one.
+        (
+            "duplicated alg",
+            raw(
+                &format!(r#"{{"alg":"none","alg":"EdDSA","typ":"JWT","kid":"{FIRST_KID}"}}"#),
+                &claims.to_string(),
+                s,
+            ),
+        ),
+        ("duplicated sub, signed", {
+            let payload = claims
+                .to_string()
+                .replacen('{', r#"{"sub":"oAttacker","#, 1);
+            let m = format!("{h}.{}", b64(&payload));
+            format!(
+                "{m}.{}",
+                jsonwebtoken::crypto::sign(m.as_bytes(), key.encoding_key(), key.alg().algorithm())
+                    .unwrap()
+            )
+        }),
+        // Size.
+        (
+            "100 KB token",
+            format!("{h}.{}.{s}", "A".repeat(100 * 1024)),
+        ),
+        ("4 KB + 1 token", format!("{h}.{}.{s}", "A".repeat(4097))),
+    ]
+}
+
+fn flip_first(s: &str) -> String {
+    let mut chars: Vec<char> = s.chars().collect();
+    chars[0] = if chars[0] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
+}
+
+#[tokio::test]
+async fn every_hostile_token_gets_the_same_401_and_the_server_keeps_serving() {
+    // Arrange
+    let app = spawn_app().await;
+    let good = app.login().await;
+    let tokens = hostile_tokens(&app, &good);
+    assert!(tokens.len() >= 30, "{} tokens", tokens.len());
+
+    for (what, token) in &tokens {
+        // Act: on a route that only verifies, and on one that also unseals.
+        for path in ["/auth/me", "/auth/refresh"] {
+            let request = if path == "/auth/me" {
+                app.client.get(app.url(path))
+            } else {
+                app.client.post(app.url(path))
+            };
+            let response = request
+                .header("authorization", format!("Bearer {token}"))
+                .send()
+                .await
+                .unwrap();
+
+            // Assert
+            assert_eq!(response.status(), 401, "{what} on {path}");
+            let body = assert_problem(response, 401, "invalid_token").await;
+            assert_eq!(body["detail"], "a valid bearer token is required", "{what}");
+        }
+    }
+    // The server is still fine, and the good token still works.
+    assert_eq!(app.get_me(&good).await.status(), 200);
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_200_kb_token_is_stopped_before_the_guard_and_the_server_keeps_serving() {
+    // actix-http refuses a request head over its fixed 128 KiB buffer with a
+    // bare 431 and closes the connection, so such a token never reaches the
+    // guard (whose own cap is unit-tested with a 200 KB token).
+    let app = spawn_app().await;
+    let good = app.login().await;
+    let huge = format!("{good}{}", "A".repeat(200 * 1024));
+
+    // Its own client: the server closes that connection, and a pooled
+    // client could otherwise pick the dead connection for the next request.
+    let result = reqwest::Client::new()
+        .get(app.url("/auth/me"))
+        .bearer_auth(&huge)
+        .send()
+        .await;
+
+    match result {
+        Ok(response) => assert_eq!(response.status(), 431),
+        Err(error) => assert!(error.is_request() || error.is_connect(), "{error}"),
+    }
+    let fresh = reqwest::Client::new();
+    let after = fresh
+        .get(app.url("/auth/me"))
+        .bearer_auth(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200);
+}
+
+#[tokio::test]
+async fn a_sealed_session_key_tampered_or_from_elsewhere_does_not_unseal() {
+    // Signed by our key, so only the seal is wrong: /auth/me (which never
+    // unseals) answers, everything that needs the session_key refuses.
+    let app = spawn_app().await;
+    let good = app.login().await;
+    let other = app
+        .login_as(
+            "c2",
+            "oOther00000000000000000000000",
+            None,
+            "AAAAAAAAAAAAAAAAAAAAAA==",
+        )
+        .await;
+    let (header, claims) = decode_parts(&good);
+    let key = app.key(FIRST_KID);
+    let mut sk = URL_SAFE_NO_PAD
+        .decode(claims["sk"].as_str().unwrap())
+        .unwrap();
+    let mut variants = vec![("another user's", decode_parts(&other).1["sk"].clone())];
+    sk[0] ^= 1;
+    variants.push(("nonce changed", json!(b64(&sk))));
+    sk[0] ^= 1;
+    let last = sk.len() - 1;
+    sk[last] ^= 1;
+    variants.push(("tag changed", json!(b64(&sk))));
+    variants.push(("empty", json!("")));
+    variants.push(("not base64", json!("!!!")));
+    variants.push(("a number", json!(7)));
+    for (what, sealed) in variants {
+        let mut forged = claims.clone();
+        forged["sk"] = sealed;
+        let token = forge(&key, &header, &forged);
+
+        let refresh = app.refresh(&token).await;
+
+        assert_eq!(refresh.status(), 401, "{what}");
+        assert_problem(refresh, 401, "invalid_token").await;
+    }
+}
+
+#[tokio::test]
+async fn hostile_requests_get_clear_4xx_problems() {
+    let app = spawn_app().await;
+    let token = app.login().await;
+    let send = |method: reqwest::Method, path: &str| app.client.request(method, app.url(path));
+
+    // Wrong methods.
+    for (method, path) in [
+        (reqwest::Method::GET, "/auth/login"),
+        (reqwest::Method::PUT, "/auth/refresh"),
+        (reqwest::Method::POST, "/auth/me"),
+        (reqwest::Method::DELETE, "/wx/decrypt"),
+        (reqwest::Method::PATCH, "/.well-known/jwks.json"),
+    ] {
+        let response = send(method.clone(), path).send().await.unwrap();
+        assert_problem(response, 405, "method_not_allowed").await;
+    }
+
+    // Wrong, missing and lying content types; truncated, nested, NUL, bad UTF-8.
+    let bodies: Vec<(Option<&str>, Vec<u8>)> = vec![
+        (None, br#"{"code":"c"}"#.to_vec()),
+        (Some("text/plain"), br#"{"code":"c"}"#.to_vec()),
+        (
+            Some("application/x-www-form-urlencoded"),
+            b"code=c".to_vec(),
+        ),
+        (Some("multipart/form-data; boundary=x"), b"--x--".to_vec()),
+        (Some("application/json"), br#"{"code":"c"#.to_vec()),
+        (Some("application/json"), b"".to_vec()),
+        // Nested deeper than serde_json's recursion limit, inside the 4 KiB.
+        (
+            Some("application/json"),
+            format!("{}{}", "[".repeat(2000), "]".repeat(2000)).into_bytes(),
+        ),
+        (Some("application/json"), br#"{"code":"a\u0000b"}"#.to_vec()),
+        (
+            Some("application/json"),
+            b"{\"code\":\"\xff\xfe\"}".to_vec(),
+        ),
+        (Some("application/json"), vec![0u8; 100]),
+    ];
+    for (content_type, body) in bodies {
+        let mut request = send(reqwest::Method::POST, "/auth/login").body(body.clone());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        assert!(
+            (400..500).contains(&status),
+            "{content_type:?} {:?}: {status}",
+            String::from_utf8_lossy(&body)
+        );
+        assert_problem(response, status, "invalid_request").await;
+    }
+
+    // Huge bodies, declared or streamed.
+    let huge = vec![b'a'; 2 * 1024 * 1024];
+    for path in ["/auth/login", "/wx/decrypt", "/auth/me", "/nope"] {
+        let response = send(reqwest::Method::POST, path)
+            .header("content-type", "application/json")
+            .body(huge.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 413, "payload_too_large").await;
+    }
+
+    // Authorization in every wrong shape.
+    let shapes = [
+        format!("Basic {token}"),
+        format!("Digest {token}"),
+        format!("Bearer{token}"),
+        format!("Bearer\t{token}"),
+        format!("Bearer {token} {token}"),
+        format!("Bearer \"{token}\""),
+        "Bearer".to_owned(),
+        String::new(),
+        token.clone(),
+    ];
+    for shape in shapes {
+        let response = app
+            .client
+            .get(app.url("/auth/me"))
+            .header("authorization", shape.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{shape:?}");
+        assert_problem(response, 401, "invalid_token").await;
+    }
+    let response = app
+        .client
+        .get(app.url("/auth/me"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("authorization", "Bearer x")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 401, "invalid_token").await;
+    let response = app
+        .client
+        .get(app.url("/auth/me"))
+        .header(
+            "authorization",
+            reqwest::header::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 401, "invalid_token").await;
+
+    // Still serving.
+    assert_eq!(app.get_me(&token).await.status(), 200);
+}
