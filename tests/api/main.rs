@@ -6,6 +6,7 @@ mod helpers;
 mod hostile;
 
 mod cli;
+mod faults;
 mod guard;
 mod jwks;
 mod limits;
