@@ -5,6 +5,8 @@ use crate::config::Settings;
 use crate::keyring::{self, KeyAlg, Keyring, SharedKeyring};
 use crate::startup::Application;
 use crate::token::{TokenPolicy, TokenVerifier};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Parser, Subcommand};
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -53,6 +55,47 @@ pub enum Command {
         /// The token, or `-` for stdin.
         token: String,
     },
+}
+
+/// Reads `.env` from the working directory, if there is one. A line that
+/// does not parse stops the program: dotenvy stops at it, so every setting
+/// after it would silently be missing. The line's text is never shown (it
+/// may hold the app secret), only its number.
+pub fn load_dotenv() -> Result<(), String> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(dotenvy::Error::LineParse(text, _)) => {
+            let first = text.lines().next().unwrap_or_default();
+            let number = std::fs::read_to_string(".env")
+                .ok()
+                .and_then(|content| content.lines().position(|line| line == first))
+                .map_or_else(String::new, |index| format!(" line {}", index + 1));
+            Err(format!(
+                ".env:{number} cannot be parsed (its text is not shown: it may hold a secret)"
+            ))
+        }
+        Err(dotenvy::Error::Io(e)) => Err(format!(".env cannot be read: {e}")),
+        Err(_) => Err(".env cannot be read".to_owned()),
+    }
+}
+
+/// Starts env_logger with `RUST_LOG` (default `info`), refusing a filter it
+/// cannot parse rather than serving with a half-understood one.
+pub fn init_logging() -> Result<(), String> {
+    let spec = std::env::var("RUST_LOG").unwrap_or_default();
+    let spec = if spec.trim().is_empty() {
+        "info".to_owned()
+    } else {
+        spec
+    };
+    env_filter::Builder::new().try_parse(&spec).map_err(|e| {
+        format!(
+            "RUST_LOG: {spec:?} is not a log filter ({e}); e.g. info or wxauth=debug,actix_web=info"
+        )
+    })?;
+    env_logger::Builder::new().parse_filters(&spec).init();
+    Ok(())
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -167,8 +210,13 @@ fn inspect(token: &str) -> Result<i32, String> {
     let verified = verifier
         .verify_signed(&token)
         .map_err(|reason| format!("token refused: {reason}"))?;
-    let header =
-        serde_json::json!({"alg": verified.alg.jose_name(), "typ": "JWT", "kid": verified.kid()});
+    // The header as the token carries it (verification parsed it already).
+    let header: serde_json::Value = token
+        .split('.')
+        .next()
+        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
     let mut claims = serde_json::to_value(&verified.claims).map_err(|e| e.to_string())?;
     if let Some(fields) = claims.as_object_mut() {
         fields.insert(

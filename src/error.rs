@@ -16,7 +16,7 @@ const OVERLOAD_RETRY_AFTER: u32 = 1;
 /// Everything a request can fail with, as the client sees it. The variants are
 /// the stable codes of SPEC section 3, plus `not_found` and
 /// `method_not_allowed` for requests that match no route.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum ApiError {
     /// Malformed JSON, a missing, empty or mistyped field, bad base64.
     #[error("{0}")]
@@ -79,6 +79,14 @@ pub enum ApiError {
     /// sign). Logged where it happens; never expected.
     #[error("the server could not complete the request")]
     Internal,
+}
+
+/// Only the stable code: actix logs every error answer as `Error in
+/// response: {:?}` at DEBUG, and a detail may quote the request.
+impl std::fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiError({})", self.code())
+    }
 }
 
 impl ApiError {
@@ -197,6 +205,12 @@ impl ResponseError for ApiError {
 mod tests {
     use super::*;
     use actix_web::body::to_bytes;
+
+    #[test]
+    fn debug_shows_the_code_and_nothing_from_the_request() {
+        let error = ApiError::InvalidRequest("quoting s3cr3t-code".into());
+        assert_eq!(format!("{error:?}"), "ApiError(invalid_request)");
+    }
 
     #[actix_web::test]
     async fn problem_body_carries_status_code_and_type() {

@@ -32,6 +32,7 @@ use crate::metrics::Metrics;
 use crate::token::{Claims, Rejection, TokenPolicy, TokenVerifier, VerifiedToken};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::future::{Either, LocalBoxFuture};
 use std::future::{Ready, ready};
 use std::path::Path;
 use std::sync::Arc;
@@ -111,27 +112,22 @@ impl Guard {
         &self.verifier
     }
 
-    /// Authenticates a request: reads its bearer token and verifies it.
-    pub fn authenticate(&self, req: &HttpRequest) -> Result<Authenticated, ApiError> {
-        let token = bearer_token(req)?;
-        let mut verified = self.verifier.verify(token);
-        if let (Err(Rejection::UnknownKid), Some(reloader)) = (&verified, &self.reloader) {
-            // Maybe a key published since the last rescan (rotation across
-            // replicas); the reloader bounds how often this reaches the disk.
-            reloader.rescan_for_unknown_kid();
-            verified = self.verifier.verify(token);
-        }
+    /// Counts and logs a verification's result, and maps a refusal to the
+    /// uniform 401.
+    fn finish(
+        &self,
+        verified: Result<VerifiedToken, Rejection>,
+    ) -> Result<Authenticated, ApiError> {
         if let Some(metrics) = &self.metrics {
             metrics.verification(verified.as_ref().map_or_else(Rejection::kind, |_| "ok"));
         }
-        match verified {
-            Ok(token) => Ok(Authenticated { token }),
-            Err(reason) => {
+        verified
+            .map(|token| Authenticated { token })
+            .map_err(|reason| {
                 // The reason stays on the server (and never the token itself).
                 log::debug!("rejected a bearer token: {reason}");
-                Err(ApiError::InvalidToken { token_sent: true })
-            }
-        }
+                ApiError::InvalidToken { token_sent: true }
+            })
     }
 }
 
@@ -181,40 +177,63 @@ impl Authenticated {
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    /// Ready at once, but for a token naming a kid not loaded yet, which
+    /// waits for a rescan of the key folder (at most once a second).
+    type Future = Either<
+        Ready<Result<Self, Self::Error>>,
+        LocalBoxFuture<'static, Result<Self, Self::Error>>,
+    >;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(match req.app_data::<web::Data<Guard>>() {
-            Some(guard) => guard.authenticate(req),
-            None => {
-                log::error!(
-                    "Authenticated used on a route without web::Data<Guard>: refusing every request"
-                );
-                Err(ApiError::InvalidToken { token_sent: false })
+        let Some(guard) = req.app_data::<web::Data<Guard>>() else {
+            log::error!(
+                "Authenticated used on a route without web::Data<Guard>: refusing every request"
+            );
+            return Either::Left(ready(Err(ApiError::InvalidToken { token_sent: false })));
+        };
+        let token = match bearer_token(req) {
+            Ok(token) => token,
+            Err(error) => return Either::Left(ready(Err(error))),
+        };
+        match (guard.verifier.verify(token), &guard.reloader) {
+            // Maybe a key published since the last rescan (rotation across
+            // replicas); the reloader bounds how often this reaches the disk.
+            (Err(Rejection::UnknownKid), Some(reloader)) => {
+                let (guard, reloader, token) =
+                    (guard.clone(), Arc::clone(reloader), token.to_owned());
+                Either::Right(Box::pin(async move {
+                    reloader.rescan_for_unknown_kid().await;
+                    guard.finish(guard.verifier.verify(&token))
+                }))
             }
-        })
+            (verified, _) => Either::Left(ready(guard.finish(verified))),
+        }
     }
 }
 
 /// The token of `Authorization: Bearer <token>` (RFC 6750 section 2.1). The
 /// scheme is case-insensitive (RFC 9110 section 11.1); the token must match
-/// `b64token`. Two `Authorization` headers are refused as ambiguous.
+/// `b64token`. Two `Authorization` headers are refused as ambiguous. Another
+/// scheme, or `Bearer` with nothing after it, counts as no token sent, so the
+/// answer carries no `error` attribute (RFC 6750 section 3.1).
 fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
+    let none_sent = || ApiError::InvalidToken { token_sent: false };
+    let bad_token = || ApiError::InvalidToken { token_sent: true };
     let mut values = req.headers().get_all(AUTHORIZATION);
-    let sent = ApiError::InvalidToken { token_sent: true };
     let value = match (values.next(), values.next()) {
-        (None, _) => return Err(ApiError::InvalidToken { token_sent: false }),
+        (None, _) => return Err(none_sent()),
         (Some(value), None) => value,
-        (Some(_), Some(_)) => return Err(sent),
+        (Some(_), Some(_)) => return Err(bad_token()),
     };
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::InvalidToken { token_sent: true })?;
-    let (scheme, rest) = value.split_once(' ').ok_or(sent)?;
+    let value = value.to_str().map_err(|_| bad_token())?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("Bearer") {
-        return Err(ApiError::InvalidToken { token_sent: true });
+        return Err(none_sent());
     }
     let token = rest.trim_start_matches(' ');
+    if token.is_empty() {
+        return Err(none_sent());
+    }
     let body = token.trim_end_matches('=');
     let b64token = !body.is_empty()
         && body.bytes().all(|b| {
@@ -223,6 +242,6 @@ fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
     if b64token {
         Ok(token)
     } else {
-        Err(ApiError::InvalidToken { token_sent: true })
+        Err(bad_token())
     }
 }

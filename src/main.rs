@@ -5,13 +5,9 @@ use clap::Parser as _;
 
 #[actix_web::main]
 async fn main() {
-    // A missing .env is normal; a broken one is reported once logging is up.
-    let dotenv = dotenvy::dotenv();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    if let Err(e) = dotenv
-        && !e.not_found()
-    {
-        log::warn!(".env could not be read: {e}");
+    if let Err(message) = wxauth::cli::load_dotenv().and_then(|()| wxauth::cli::init_logging()) {
+        eprintln!("wxauth: {message}");
+        std::process::exit(1);
     }
     let cli = wxauth::cli::Cli::parse();
     std::process::exit(wxauth::cli::run(cli).await);

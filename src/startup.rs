@@ -72,6 +72,7 @@ impl Application {
     /// Binds `settings.bind`, loads the keys and wires the app. In simulator
     /// mode a key folder without keys gets a development key.
     pub async fn build(settings: Settings, clock: SharedClock) -> Result<Self, StartupError> {
+        crate::token::install_crypto_provider();
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind,
             source,

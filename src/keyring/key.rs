@@ -77,6 +77,9 @@ pub enum KeyError {
     /// The RSA key is too short.
     #[error("is an RSA key of {0} bits; at least 2048 are required")]
     RsaTooShort(usize),
+    /// The pin file is unusable (reported with the key files on a rescan).
+    #[error("{0}")]
+    Pin(String),
     /// Key generation failed in the crypto library.
     #[error("the crypto library could not generate or encode a key")]
     Generate,
@@ -113,17 +116,34 @@ impl KeyGeneration {
             return Err(KeyError::NotPkcs8(block.tag().to_owned()));
         }
         let der = block.contents();
-        let (alg, encoding, decoding, mut jwk) = if let Ok(pair) = Ed25519KeyPair::from_pkcs8(der) {
+        // The sealing key is derived from aws-lc's canonical PKCS#8 v1
+        // encoding of the parsed key, not from the file's bytes: the same key
+        // re-encoded (`openssl pkey`, v1 or v2) must open the same seals, or
+        // a harmless re-encoding would log everyone out.
+        let (alg, encoding, decoding, mut jwk, canonical) = if let Ok(pair) =
+            Ed25519KeyPair::from_pkcs8(der)
+        {
             let public = pair.public_key().as_ref();
+            let canonical = pair
+                .to_pkcs8v1()
+                .map_err(|_| KeyError::Unsupported)?
+                .as_ref()
+                .to_vec();
             (
                 KeyAlg::Eddsa,
                 EncodingKey::from_ed_der(der),
                 DecodingKey::from_ed_der(public),
                 json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public)}),
+                canonical,
             )
         } else if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
             // An uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
             let point = pair.public_key().as_ref();
+            let canonical = pair
+                .to_pkcs8v1()
+                .map_err(|_| KeyError::Unsupported)?
+                .as_ref()
+                .to_vec();
             let (x, y) = point
                 .get(1..33)
                 .zip(point.get(33..65))
@@ -133,6 +153,7 @@ impl KeyGeneration {
                 EncodingKey::from_ec_der(der),
                 DecodingKey::from_ec_der(point),
                 json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y)}),
+                canonical,
             )
         } else if let Ok(pair) = RsaKeyPair::from_pkcs8(der) {
             let bits = pair.public_modulus_len() * 8;
@@ -140,11 +161,17 @@ impl KeyGeneration {
                 return Err(KeyError::RsaTooShort(bits));
             }
             let parts = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+            let canonical = pair
+                .as_der()
+                .map_err(|_| KeyError::Unsupported)?
+                .as_ref()
+                .to_vec();
             (
                 KeyAlg::Rs256,
                 EncodingKey::from_rsa_pem(pem_text).map_err(|_| KeyError::Unsupported)?,
                 DecodingKey::from_rsa_raw_components(&parts.n, &parts.e),
                 json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&parts.n), "e": URL_SAFE_NO_PAD.encode(&parts.e)}),
+                canonical,
             )
         } else {
             return Err(KeyError::Unsupported);
@@ -160,7 +187,7 @@ impl KeyGeneration {
             path: path.to_owned(),
             encoding,
             decoding,
-            sealing: SealingKey::derive(der),
+            sealing: SealingKey::derive(&canonical),
             jwk,
         })
     }
@@ -241,6 +268,29 @@ mod tests {
                 "a JWK must not carry the private key"
             );
         }
+    }
+
+    #[test]
+    fn the_same_key_in_another_encoding_opens_the_same_seals() {
+        use crate::domain::SessionKey;
+        // PKCS#8 v2 (with the public key) and v1 of one Ed25519 key.
+        let v2 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let v1 = Ed25519KeyPair::from_pkcs8(v2.as_ref())
+            .unwrap()
+            .to_pkcs8v1()
+            .unwrap();
+        assert_ne!(v1.as_ref(), v2.as_ref(), "two encodings");
+        let pem = |der: &[u8]| pem::encode(&pem::Pem::new("PRIVATE KEY", der.to_vec()));
+        let a =
+            KeyGeneration::from_pem("k", Path::new("k.pem"), pem(v2.as_ref()).as_bytes()).unwrap();
+        let b =
+            KeyGeneration::from_pem("k", Path::new("k.pem"), pem(v1.as_ref()).as_bytes()).unwrap();
+        let key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
+        let sealed = a.sealing_key().seal("o1", "k", &key).unwrap();
+        assert_eq!(
+            b.sealing_key().unseal("o1", "k", &sealed).unwrap().expose(),
+            key.expose()
+        );
     }
 
     #[test]

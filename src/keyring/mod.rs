@@ -98,13 +98,17 @@ impl Keyring {
     /// naming no loaded key, is an error.
     pub fn load(dir: &Path, pin: Option<&str>) -> Result<(Self, Vec<BrokenKeyFile>), KeyringError> {
         let scan = scan(dir)?;
-        Ok((Self::from_keys(dir, scan.keys, pin, scan.pin)?, scan.broken))
+        let file_pin = scan.pin?;
+        Ok((Self::from_keys(dir, scan.keys, pin, file_pin)?, scan.broken))
     }
 
     /// Rescans `dir` on top of this keyring. A file that fails to load keeps
     /// the key this keyring had for its kid; a file gone from the folder stops
-    /// verifying. The result always has a signing key, or the rescan fails and
-    /// the caller keeps what it had.
+    /// verifying. A pin file that is unreadable or names no loaded key is
+    /// reported with the broken files and changes nothing about who signs
+    /// (the current signer, or the greatest kid if it is gone), so it cannot
+    /// hold up the rest of the rescan. The result always has a signing key,
+    /// or the rescan fails and the caller keeps what it had.
     pub fn rescan(
         &self,
         dir: &Path,
@@ -112,7 +116,7 @@ impl Keyring {
     ) -> Result<(Self, Vec<BrokenKeyFile>), KeyringError> {
         let Scan {
             mut keys,
-            broken,
+            mut broken,
             pin: file_pin,
         } = scan(dir)?;
         for file in &broken {
@@ -122,6 +126,27 @@ impl Keyring {
                 keys.insert(kid.to_owned(), Arc::clone(old));
             }
         }
+        let file_pin = match file_pin {
+            Ok(Some(kid)) if pin.is_none() && !keys.contains_key(&kid) => {
+                Err(KeyringError::PinnedKidMissing {
+                    origin: PIN_FILE,
+                    kid,
+                    dir: dir.to_owned(),
+                })
+            }
+            other => other,
+        };
+        let file_pin = match file_pin {
+            Ok(file_pin) => file_pin,
+            Err(error) => {
+                broken.push(BrokenKeyFile {
+                    path: dir.join(PIN_FILE),
+                    error: KeyError::Pin(format!("{error}; the signing key stays as it was")),
+                });
+                let current = self.signing.kid();
+                keys.contains_key(current).then(|| current.to_owned())
+            }
+        };
         Ok((Self::from_keys(dir, keys, pin, file_pin)?, broken))
     }
 
@@ -228,8 +253,8 @@ fn kid_of(path: &Path) -> Option<&str> {
 struct Scan {
     keys: KeyMap,
     broken: Vec<BrokenKeyFile>,
-    /// The kid in the pin file, if there is one.
-    pin: Option<String>,
+    /// The kid in the pin file, if there is one; an error if it is bad.
+    pin: Result<Option<String>, KeyringError>,
 }
 
 /// Reads every `<kid>.pem` in `dir`, and the pin file. Dot files (such as the
@@ -248,7 +273,7 @@ fn scan(dir: &Path) -> Result<Scan, KeyringError> {
             return Ok(Scan {
                 keys,
                 broken,
-                pin: None,
+                pin: Ok(None),
             });
         }
         other => other.map_err(io_error)?,
@@ -281,10 +306,10 @@ fn scan(dir: &Path) -> Result<Scan, KeyringError> {
     }
     let pin_path = dir.join(PIN_FILE);
     let pin = match std::fs::read_to_string(&pin_path) {
-        Ok(text) if is_valid_kid(text.trim()) => Some(text.trim().to_owned()),
-        Ok(_) => return Err(KeyringError::BadPinFile { path: pin_path }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(source) => return Err(io_error(source)),
+        Ok(text) if is_valid_kid(text.trim()) => Ok(Some(text.trim().to_owned())),
+        Ok(_) => Err(KeyringError::BadPinFile { path: pin_path }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(io_error(source)),
     };
     Ok(Scan { keys, broken, pin })
 }
@@ -380,12 +405,28 @@ mod tests {
         assert_eq!(ring.signing().kid(), "a");
         let (ring, _) = Keyring::load(dir.path(), Some("b")).unwrap();
         assert_eq!(ring.signing().kid(), "b");
+        // At start a bad pin refuses; on a rescan it is reported and the
+        // signer stays, while the rest of the rescan goes through.
         std::fs::write(dir.path().join(PIN_FILE), "zz").unwrap();
-        let error = ring.rescan(dir.path(), None).unwrap_err();
+        let error = Keyring::load(dir.path(), None).unwrap_err();
         assert!(error.to_string().contains("signing-kid=zz"), "{error}");
+        let (ring, _) = Keyring::load(dir.path(), Some("a")).unwrap();
+        write_new_key(dir.path(), "c", KeyAlg::Eddsa).unwrap();
+        let (ring, broken) = ring.rescan(dir.path(), None).unwrap();
+        assert_eq!(ring.signing().kid(), "a");
+        assert!(ring.get("c").is_some(), "the new key loaded all the same");
+        assert!(broken[0].error.to_string().contains("signing-kid=zz"));
         std::fs::write(dir.path().join(PIN_FILE), "../x").unwrap();
+        std::fs::remove_file(dir.path().join("a.pem")).unwrap();
+        let (ring, broken) = ring.rescan(dir.path(), None).unwrap();
+        assert_eq!(
+            ring.signing().kid(),
+            "c",
+            "its signer gone: the greatest kid"
+        );
+        assert_eq!(broken.len(), 1);
         assert!(matches!(
-            ring.rescan(dir.path(), None),
+            Keyring::load(dir.path(), None),
             Err(KeyringError::BadPinFile { .. })
         ));
     }

@@ -7,8 +7,8 @@ use super::{Keyring, SharedKeyring};
 use crate::metrics::Metrics;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The least time between two rescans caused by unknown kids.
@@ -20,9 +20,10 @@ pub struct KeyReloader {
     keyring: SharedKeyring,
     dir: PathBuf,
     pin: Option<String>,
-    /// When the last on-demand rescan started; held during that rescan, so
-    /// concurrent requests wait for it instead of scanning again.
-    last_on_demand: Mutex<Option<Instant>>,
+    /// When the last on-demand rescan started; held (asynchronously) during
+    /// that rescan, so concurrent requests wait for it instead of scanning
+    /// again, without blocking a worker thread.
+    last_on_demand: tokio::sync::Mutex<Option<Instant>>,
     rescans: AtomicU64,
     failures: AtomicU64,
     metrics: Option<Metrics>,
@@ -36,7 +37,7 @@ impl KeyReloader {
             keyring,
             dir,
             pin,
-            last_on_demand: Mutex::new(None),
+            last_on_demand: tokio::sync::Mutex::new(None),
             rescans: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             metrics: None,
@@ -96,18 +97,19 @@ impl KeyReloader {
 
     /// Rescans because a token named an unknown kid, unless such a rescan
     /// started less than [`ON_DEMAND_INTERVAL`] ago. A caller that arrives
-    /// during a rescan waits for it. Afterwards the caller looks the kid up
-    /// again either way.
-    pub fn rescan_for_unknown_kid(&self) {
-        let Ok(mut last) = self.last_on_demand.lock() else {
-            return;
-        };
+    /// during a rescan waits for it. The scan runs on the blocking pool, so a
+    /// slow disk (a network folder) never stalls a request worker. Afterwards
+    /// the caller looks the kid up again either way.
+    pub async fn rescan_for_unknown_kid(self: &Arc<Self>) {
+        let mut last = self.last_on_demand.lock().await;
         let now = Instant::now();
         if last.is_some_and(|at| now.duration_since(at) < ON_DEMAND_INTERVAL) {
             return;
         }
         *last = Some(now);
-        self.rescan("a token named an unknown kid");
+        let this = Arc::clone(self);
+        let _ =
+            tokio::task::spawn_blocking(move || this.rescan("a token named an unknown kid")).await;
     }
 
     /// Rescans every `every`, and on SIGHUP (Unix), until the task is

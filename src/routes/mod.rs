@@ -69,10 +69,20 @@ fn json_error(error: JsonPayloadError) -> ApiError {
         JsonPayloadError::ContentType => {
             ApiError::InvalidRequest("Content-Type must be application/json".into())
         }
-        // serde's messages name the field and the expected type; our fields
-        // are all strings, so no value from the body is echoed.
+        // A missing field is named (the name is ours); any other data error
+        // is described without serde's message, which quotes the value.
         JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::InvalidRequest(format!("invalid body: {e}"))
+            let message = e.to_string();
+            match message.split_once(" at line ") {
+                Some((missing, _)) if missing.starts_with("missing field `") => {
+                    ApiError::InvalidRequest(format!("invalid body: {missing}"))
+                }
+                _ => ApiError::InvalidRequest(format!(
+                    "invalid body: a field is missing, empty or of the wrong type, or the body is not an object (line {}, column {})",
+                    e.line(),
+                    e.column()
+                )),
+            }
         }
         JsonPayloadError::Deserialize(e) => ApiError::InvalidRequest(format!(
             "the body is not valid JSON (line {}, column {})",

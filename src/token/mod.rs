@@ -14,6 +14,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Header;
 use serde::{Deserialize, Serialize};
 
+/// Installs jsonwebtoken's aws-lc-rs provider for the process. With both
+/// crypto features enabled (another crate in a service embedding the guard
+/// may turn on `rust_crypto`) jsonwebtoken would compile and then panic on
+/// first use; an explicit provider rules that out. Idempotent.
+pub fn install_crypto_provider() {
+    // Err means a provider is installed already, which is what we want.
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+}
+
 /// The claims of a wxauth token (SPEC section 5; RFC 7519 section 4.1).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {

@@ -135,6 +135,7 @@ pub struct TokenVerifier {
 impl TokenVerifier {
     /// A verifier for `policy` over `keyring`, reading the time from `clock`.
     pub fn new(keyring: SharedKeyring, policy: TokenPolicy, clock: SharedClock) -> Self {
+        super::install_crypto_provider();
         let validation = |alg: KeyAlg| {
             let mut v = Validation::new(alg.algorithm());
             v.set_issuer(&[&policy.issuer]);

@@ -18,6 +18,8 @@ use tokio::sync::Mutex;
 /// Refresh this long before WeChat's expiry (or at half the lifetime, if
 /// that is sooner), so no call carries a token that dies in flight.
 const REFRESH_MARGIN: i64 = 300;
+/// The longest lifetime believed, whatever WeChat says (it says 7200).
+const MAX_LIFETIME: i64 = 7200;
 
 /// The cached token and when to fetch a new one.
 #[derive(Default)]
@@ -82,11 +84,13 @@ impl WeChatClient {
                 "stable_token answer is empty".into(),
             ));
         }
+        // WeChat says 7200; never trust an upstream number into arithmetic.
+        let expires_in = expires_in.min(MAX_LIFETIME);
         let margin = REFRESH_MARGIN.min(expires_in / 2);
         let token = SecretString::from(token);
         *cached = Some(Cached {
             token: token.clone(),
-            refresh_at: self.clock.now() + expires_in - margin,
+            refresh_at: self.clock.now().saturating_add(expires_in - margin),
         });
         log::debug!("fetched a WeChat access token valid for {expires_in} s");
         Ok(token)

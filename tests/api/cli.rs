@@ -118,3 +118,30 @@ async fn inspect_refuses_a_token_from_another_key() {
     assert!(stderr.contains("token refused"), "{stderr}");
     assert!(!stdout.contains(OPENID));
 }
+
+#[tokio::test]
+async fn inspect_prints_the_header_the_token_carries() {
+    // A header without typ must not be shown with one.
+    let app = spawn_app().await;
+    let (_, mut claims) = decode_parts(&app.login().await);
+    let now = chrono::Utc::now().timestamp();
+    claims["iat"] = now.into();
+    claims["exp"] = (now + 7200).into();
+    let token = forge(
+        &app.key(FIRST_KID),
+        &serde_json::json!({"alg": "EdDSA", "kid": FIRST_KID}),
+        &claims,
+    );
+    let env = [
+        ("WXAUTH_KEYS_DIR", app.keys_dir.to_str().unwrap()),
+        ("WECHAT_APPID", APPID),
+        ("WECHAT_SECRET", SECRET),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+
+    let (code, stdout, _) = run_wxauth(dir.path(), &env, &["inspect", &token]);
+
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("\"alg\": \"EdDSA\""), "{stdout}");
+    assert!(!stdout.contains("typ"), "{stdout}");
+}

@@ -363,3 +363,27 @@ async fn another_actix_service_mounting_the_guard_accepts_our_tokens() {
     assert_problem(missing, 401, "invalid_token").await;
     assert_problem(forged, 401, "invalid_token").await;
 }
+
+#[tokio::test]
+async fn another_scheme_or_an_empty_bearer_counts_as_no_token_sent() {
+    // RFC 6750 section 3.1: no error code when the request used another
+    // authentication method or carried no token.
+    let app = spawn_app().await;
+
+    for value in ["Basic Zm9vOmJhcg==", "Bearer", "Bearer ", "Digest x"] {
+        let response = app
+            .client
+            .get(app.url("/auth/me"))
+            .header("authorization", value)
+            .send()
+            .await
+            .unwrap();
+
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            r#"Bearer realm="wxauth""#,
+            "{value:?}"
+        );
+        assert_problem(response, 401, "invalid_token").await;
+    }
+}

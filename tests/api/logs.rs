@@ -154,6 +154,23 @@ async fn a_whole_login_at_trace_level_logs_no_secret() {
         .await
         .unwrap();
     assert_eq!(decrypt.status(), 422);
+    // Bodies of the wrong shape quoting a code: the answer and every log
+    // line (actix logs error answers at DEBUG) must not repeat it.
+    let shaped_code = "SHAPEc0de5ecret000000000000000000";
+    for body in [
+        json!(shaped_code),
+        json!({ "code": [shaped_code] }),
+        json!({ "code": { "x": shaped_code } }),
+    ] {
+        let failed = client
+            .post(format!("{base}/auth/login"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(failed.status(), 400);
+        assert!(!failed.text().await.unwrap().contains(shaped_code));
+    }
     let tampered = format!("{token}x");
     let rejected = client
         .get(format!("{base}/auth/me"))
@@ -183,6 +200,7 @@ async fn a_whole_login_at_trace_level_logs_no_secret() {
         bad_code.to_owned(),
         operator_code.to_owned(),
         used_code.to_owned(),
+        shaped_code.to_owned(),
         access_token.to_owned(),
         phone_code.to_owned(),
         phone_number.to_owned(),

@@ -121,3 +121,38 @@ fn a_dotenv_file_in_the_working_directory_is_read() {
     assert_ne!(code, 0);
     assert!(output.contains("WXAUTH_TOKEN_TTL"), "{output}");
 }
+
+#[test]
+fn a_dotenv_line_that_does_not_parse_stops_start_without_showing_it() {
+    // dotenvy stops at a bad line, so the settings after it would be lost
+    // (here: the credentials, which would start the simulator instead).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "WXAUTH_BIND=127.0.0.1:0\nWECHAT_SECRET=\"s3cr3t-in-dotenv\nWECHAT_APPID=wx1234567890abcdef\n",
+    )
+    .unwrap();
+
+    let (code, output) = Process::serve(dir.path(), &[]).wait();
+
+    assert_ne!(code, 0, "{output}");
+    assert!(output.contains(".env: line 2"), "{output}");
+    assert!(!output.contains("s3cr3t"), "{output}");
+}
+
+#[test]
+fn a_rust_log_that_does_not_parse_stops_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let (code, output) = Process::serve(
+        dir.path(),
+        &[
+            ("WXAUTH_BIND", "127.0.0.1:0"),
+            ("RUST_LOG", "info,wxauth=loud"),
+        ],
+    )
+    .wait();
+
+    assert_ne!(code, 0, "{output}");
+    assert!(output.contains("RUST_LOG"), "{output}");
+}

@@ -536,3 +536,35 @@ async fn a_slow_phone_call_is_upstream_unavailable() {
 
     assert_problem(response, 504, "upstream_unavailable").await;
 }
+
+#[tokio::test]
+async fn a_huge_expires_in_from_wechat_is_clamped_not_overflowed() {
+    let app = spawn_app().await;
+    let token = app.login().await;
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/stable_token"))
+        .respond_with(wechat_says(
+            json!({"access_token": "at", "expires_in": i64::MAX}),
+        ))
+        .expect(2)
+        .mount(&app.wechat)
+        .await;
+    app.phone_api_answers("at", phone_answer(APPID), 2).await;
+
+    let first = app
+        .post_with_token("/wx/phone", &token, json!({"code": "p1"}))
+        .await;
+    // Believed for at most 7200 s: past that a new token is fetched.
+    app.clock.advance(7200);
+    let renewed: Value = app.refresh(&token).await.json().await.unwrap();
+    let second = app
+        .post_with_token(
+            "/wx/phone",
+            renewed["access_token"].as_str().unwrap(),
+            json!({"code": "p2"}),
+        )
+        .await;
+
+    assert_eq!(first.status(), 200);
+    assert_eq!(second.status(), 200);
+}
