@@ -245,13 +245,7 @@ async fn authorization_headers_of_the_wrong_shape_are_rejected() {
         format!("Bearer {token} extra"),
         format!("Token {token}"),
     ] {
-        let response = app
-            .client
-            .get(app.url("/auth/me"))
-            .header("authorization", value)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_me_with(value).await;
         assert_problem(response, 401, "invalid_token").await;
     }
     // Two Authorization headers are ambiguous, even if one is good.
@@ -267,13 +261,7 @@ async fn authorization_headers_of_the_wrong_shape_are_rejected() {
     // The scheme is case-insensitive (RFC 9110 section 11.1), and the
     // bearer token may follow more than one space (RFC 6750: 1*SP).
     for value in [format!("bearer {token}"), format!("BEARER   {token}")] {
-        let response = app
-            .client
-            .get(app.url("/auth/me"))
-            .header("authorization", value)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_me_with(value).await;
         assert_eq!(response.status(), 200);
     }
 }
@@ -371,13 +359,7 @@ async fn another_scheme_or_an_empty_bearer_counts_as_no_token_sent() {
     let app = spawn_app().await;
 
     for value in ["Basic Zm9vOmJhcg==", "Bearer", "Bearer ", "Digest x"] {
-        let response = app
-            .client
-            .get(app.url("/auth/me"))
-            .header("authorization", value)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_me_with(value).await;
 
         assert_eq!(
             response.headers()["www-authenticate"],

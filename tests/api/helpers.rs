@@ -182,6 +182,16 @@ impl TestApp {
             .expect("request")
     }
 
+    /// GET /auth/me with this exact `Authorization` value.
+    pub async fn get_me_with(&self, authorization: impl AsRef<str>) -> reqwest::Response {
+        self.client
+            .get(self.url("/auth/me"))
+            .header("authorization", authorization.as_ref())
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn refresh(&self, token: &str) -> reqwest::Response {
         self.client
             .post(self.url("/auth/refresh"))

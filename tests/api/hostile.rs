@@ -549,13 +549,7 @@ async fn hostile_requests_get_clear_4xx_problems() {
         token.clone(),
     ];
     for shape in shapes {
-        let response = app
-            .client
-            .get(app.url("/auth/me"))
-            .header("authorization", shape.clone())
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_me_with(shape.clone()).await;
         assert_eq!(response.status(), 401, "{shape:?}");
         assert_problem(response, 401, "invalid_token").await;
     }
