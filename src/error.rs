@@ -73,8 +73,11 @@ pub enum ApiError {
     #[error("no such resource")]
     NotFound,
     /// The route exists but not with this method.
-    #[error("this method is not allowed here")]
-    MethodNotAllowed,
+    #[error("this method is not allowed here (allowed: {allow})")]
+    MethodNotAllowed {
+        /// The methods the route allows, for the `Allow` header.
+        allow: &'static str,
+    },
     /// A fault of the server itself (the system RNG failed, a key would not
     /// sign). Logged where it happens; never expected.
     #[error("the server could not complete the request")]
@@ -106,7 +109,7 @@ impl ApiError {
             Self::SessionExpired => "session_expired",
             Self::DecryptFailed(_) => "decrypt_failed",
             Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Internal => "internal_error",
         }
     }
@@ -126,7 +129,7 @@ impl ApiError {
             Self::SessionExpired => "Session expired",
             Self::DecryptFailed(_) => "Decryption failed",
             Self::NotFound => "Not found",
-            Self::MethodNotAllowed => "Method not allowed",
+            Self::MethodNotAllowed { .. } => "Method not allowed",
             Self::Internal => "Internal error",
         }
     }
@@ -158,7 +161,7 @@ impl ResponseError for ApiError {
             Self::InvalidToken { .. } | Self::SessionExpired => StatusCode::UNAUTHORIZED,
             Self::DecryptFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -174,6 +177,9 @@ impl ResponseError for ApiError {
             }
             Self::Overloaded => {
                 response.insert_header((header::RETRY_AFTER, OVERLOAD_RETRY_AFTER));
+            }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, *allow));
             }
             // RFC 6750 section 3: a 401 names the scheme and realm; it adds
             // `error="invalid_token"` only when the request carried a token.

@@ -5,6 +5,7 @@ mod auth;
 mod health;
 mod jwks;
 mod metrics;
+pub mod openapi;
 mod wx;
 
 use crate::clock::SharedClock;
@@ -93,13 +94,12 @@ fn json_error(error: JsonPayloadError) -> ApiError {
     }
 }
 
-/// A resource whose other methods get a 405 problem.
-pub fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
-}
-
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// A resource whose other methods get a 405 problem naming the methods it
+/// allows (RFC 9110 section 15.5.6 requires the `Allow` header).
+pub fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow })
+    }))
 }
 
 /// The answer for paths no route has.
@@ -135,26 +135,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/auth")
             .app_data(json_config(AUTH_BODY_LIMIT))
-            .service(resource("/login").route(web::post().to(auth::login)))
-            .service(resource("/refresh").route(web::post().to(auth::refresh)))
-            .service(resource("/me").route(web::get().to(auth::me)))
-            .service(resource("/check").route(web::get().to(auth::check))),
+            .service(resource("/login", "POST").route(web::post().to(auth::login)))
+            .service(resource("/refresh", "POST").route(web::post().to(auth::refresh)))
+            .service(resource("/me", "GET").route(web::get().to(auth::me)))
+            .service(resource("/check", "GET").route(web::get().to(auth::check))),
     )
     .service(
         web::scope("/wx")
             .service(
-                resource("/decrypt")
+                resource("/decrypt", "POST")
                     .app_data(json_config(DECRYPT_BODY_LIMIT))
                     .route(web::post().to(wx::decrypt)),
             )
             .service(
-                resource("/phone")
+                resource("/phone", "POST")
                     .app_data(json_config(AUTH_BODY_LIMIT))
                     .route(web::post().to(wx::phone)),
             ),
     )
-    .service(resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
-    .service(resource("/healthz").route(web::get().to(health::healthz)))
-    .service(resource("/readyz").route(web::get().to(health::readyz)))
-    .service(resource("/metrics").route(web::get().to(metrics::metrics)));
+    .service(resource("/.well-known/jwks.json", "GET").route(web::get().to(jwks::jwks)))
+    .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
+    .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+    .service(resource("/metrics", "GET").route(web::get().to(metrics::metrics)))
+    .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi)));
 }

@@ -20,8 +20,10 @@ struct Encrypt {
     data: serde_json::Map<String, Value>,
 }
 
+/// 1 to 64 characters (not bytes), none of them a control character (C0,
+/// DEL or C1), as the OpenAPI document says.
 fn check_user(user: &str) -> Result<&str, ApiError> {
-    if user.is_empty() || user.len() > 64 || user.chars().any(char::is_control) {
+    if user.is_empty() || user.chars().count() > 64 || user.chars().any(char::is_control) {
         return Err(ApiError::InvalidRequest(
             "`user` must be 1 to 64 characters without control characters".into(),
         ));
@@ -102,19 +104,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/sim")
             .app_data(json_config(AUTH_BODY_LIMIT))
             .app_data(web::PayloadConfig::new(AUTH_BODY_LIMIT))
-            .service(resource("/login").route(web::post().to(login)))
-            .service(resource("/phone-code").route(web::post().to(phone_code)))
+            .service(resource("/login", "POST").route(web::post().to(login)))
+            .service(resource("/phone-code", "POST").route(web::post().to(phone_code)))
             .service(
-                resource("/encrypt")
+                resource("/encrypt", "POST")
                     .app_data(json_config(DECRYPT_BODY_LIMIT))
                     .route(web::post().to(encrypt)),
             )
-            .service(resource("/sns/jscode2session").route(web::get().to(jscode2session)))
-            .service(resource("/cgi-bin/stable_token").route(web::post().to(stable_token)))
+            .service(resource("/sns/jscode2session", "GET").route(web::get().to(jscode2session)))
+            .service(resource("/cgi-bin/stable_token", "POST").route(web::post().to(stable_token)))
             .service(
-                resource("/wxa/business/getuserphonenumber")
+                resource("/wxa/business/getuserphonenumber", "POST")
                     .route(web::post().to(getuserphonenumber)),
             )
-            .service(resource("/wxa/checksession").route(web::get().to(checksession))),
+            .service(resource("/wxa/checksession", "GET").route(web::get().to(checksession))),
     );
 }

@@ -70,3 +70,63 @@ async fn health_and_readiness_answer_200_with_a_signing_key() {
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["signing_kid"], FIRST_KID);
 }
+
+#[tokio::test]
+async fn a_wrong_method_is_answered_405_with_the_allowed_method() {
+    let app = spawn_app().await;
+
+    for (method, path, allow) in [
+        (reqwest::Method::GET, "/auth/login", "POST"),
+        (reqwest::Method::DELETE, "/auth/me", "GET"),
+        (reqwest::Method::PUT, "/wx/decrypt", "POST"),
+        (reqwest::Method::POST, "/.well-known/jwks.json", "GET"),
+    ] {
+        let response = app
+            .client
+            .request(method, app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["allow"], allow, "{path}");
+        assert_problem(response, 405, "method_not_allowed").await;
+    }
+}
+
+#[tokio::test]
+async fn openapi_json_is_the_committed_document_and_documents_every_route() {
+    let app = spawn_simulator().await;
+
+    let served: serde_json::Value = app.get_json("/openapi.json").await;
+
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("docs/openapi.json").unwrap()).unwrap();
+    assert_eq!(served, committed);
+    assert_eq!(served["openapi"], "3.0.3");
+    let documented: Vec<&str> = served["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for path in [
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/me",
+        "/auth/check",
+        "/wx/decrypt",
+        "/wx/phone",
+        "/.well-known/jwks.json",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/sim/login",
+        "/sim/phone-code",
+        "/sim/encrypt",
+    ] {
+        assert!(documented.contains(&path), "{path} is documented");
+        // And every documented path is served (not a 404).
+        let status = app.client.get(app.url(path)).send().await.unwrap().status();
+        assert_ne!(status, 404, "{path} is served");
+    }
+}
