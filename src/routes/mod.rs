@@ -14,7 +14,7 @@ use crate::keyring::SharedKeyring;
 use crate::token::TokenIssuer;
 use crate::wechat::WeChatClient;
 use actix_web::error::JsonPayloadError;
-use actix_web::{HttpRequest, HttpResponse, Resource, web};
+use actix_web::{HttpRequest, HttpResponse, Resource, guard, web};
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -94,6 +94,13 @@ fn json_error(error: JsonPayloadError) -> ApiError {
     }
 }
 
+/// A route for GET that answers HEAD too (RFC 9110 section 9.3.2: HEAD is
+/// GET without the body; load balancers' health checks use it). actix-http
+/// leaves the body out of HEAD answers.
+pub fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 /// A resource whose other methods get a 405 problem naming the methods it
 /// allows (RFC 9110 section 15.5.6 requires the `Allow` header).
 pub fn resource(path: &str, allow: &'static str) -> Resource {
@@ -137,8 +144,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(json_config(AUTH_BODY_LIMIT))
             .service(resource("/login", "POST").route(web::post().to(auth::login)))
             .service(resource("/refresh", "POST").route(web::post().to(auth::refresh)))
-            .service(resource("/me", "GET").route(web::get().to(auth::me)))
-            .service(resource("/check", "GET").route(web::get().to(auth::check))),
+            .service(resource("/me", "GET, HEAD").route(get_or_head().to(auth::me)))
+            .service(resource("/check", "GET, HEAD").route(get_or_head().to(auth::check))),
     )
     .service(
         web::scope("/wx")
@@ -153,9 +160,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(wx::phone)),
             ),
     )
-    .service(resource("/.well-known/jwks.json", "GET").route(web::get().to(jwks::jwks)))
-    .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
-    .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
-    .service(resource("/metrics", "GET").route(web::get().to(metrics::metrics)))
-    .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi)));
+    .service(resource("/.well-known/jwks.json", "GET, HEAD").route(get_or_head().to(jwks::jwks)))
+    .service(resource("/healthz", "GET, HEAD").route(get_or_head().to(health::healthz)))
+    .service(resource("/readyz", "GET, HEAD").route(get_or_head().to(health::readyz)))
+    .service(resource("/metrics", "GET, HEAD").route(get_or_head().to(metrics::metrics)))
+    .service(resource("/openapi.json", "GET, HEAD").route(get_or_head().to(openapi::openapi)));
 }

@@ -3,7 +3,9 @@
 
 use super::Simulator;
 use crate::error::ApiError;
-use crate::routes::{AUTH_BODY_LIMIT, DECRYPT_BODY_LIMIT, JsonObject, json_config, resource};
+use crate::routes::{
+    AUTH_BODY_LIMIT, DECRYPT_BODY_LIMIT, JsonObject, get_or_head, json_config, resource,
+};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -111,12 +113,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .app_data(json_config(DECRYPT_BODY_LIMIT))
                     .route(web::post().to(encrypt)),
             )
-            .service(resource("/sns/jscode2session", "GET").route(web::get().to(jscode2session)))
+            .service(
+                resource("/sns/jscode2session", "GET, HEAD")
+                    .route(get_or_head().to(jscode2session)),
+            )
             .service(resource("/cgi-bin/stable_token", "POST").route(web::post().to(stable_token)))
             .service(
                 resource("/wxa/business/getuserphonenumber", "POST")
                     .route(web::post().to(getuserphonenumber)),
             )
-            .service(resource("/wxa/checksession", "GET").route(web::get().to(checksession))),
+            .service(
+                resource("/wxa/checksession", "GET, HEAD").route(get_or_head().to(checksession)),
+            ),
     );
 }

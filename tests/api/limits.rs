@@ -77,9 +77,9 @@ async fn a_wrong_method_is_answered_405_with_the_allowed_method() {
 
     for (method, path, allow) in [
         (reqwest::Method::GET, "/auth/login", "POST"),
-        (reqwest::Method::DELETE, "/auth/me", "GET"),
+        (reqwest::Method::DELETE, "/auth/me", "GET, HEAD"),
         (reqwest::Method::PUT, "/wx/decrypt", "POST"),
-        (reqwest::Method::POST, "/.well-known/jwks.json", "GET"),
+        (reqwest::Method::POST, "/.well-known/jwks.json", "GET, HEAD"),
     ] {
         let response = app
             .client
@@ -128,5 +128,20 @@ async fn openapi_json_is_the_committed_document_and_documents_every_route() {
         // And every documented path is served (not a 404).
         let status = app.client.get(app.url(path)).send().await.unwrap().status();
         assert_ne!(status, 404, "{path} is served");
+    }
+}
+
+#[tokio::test]
+async fn head_is_answered_like_get_without_a_body() {
+    let app = spawn_app().await;
+
+    for path in ["/healthz", "/readyz", "/.well-known/jwks.json", "/metrics"] {
+        let response = app.client.head(app.url(path)).send().await.unwrap();
+
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(
+            response.bytes().await.unwrap().is_empty(),
+            "{path}: no body"
+        );
     }
 }
