@@ -179,10 +179,7 @@ impl Keyring {
                 })?,
         };
         let signing = Arc::clone(signing);
-        let set = serde_json::json!({
-            "keys": keys.values().map(|key| key.jwk()).collect::<Vec<_>>()
-        });
-        let jwks = serde_json::to_vec(&set).unwrap_or_default();
+        let jwks = render_jwks(keys.values().map(|key| key.as_ref()));
         Ok(Self {
             keys,
             signing,
@@ -220,6 +217,13 @@ impl Keyring {
     pub fn jwks_json(&self) -> &[u8] {
         &self.jwks
     }
+}
+
+/// The JWK Set (RFC 7517 section 5) of `keys`, as JSON bytes. Rendered once
+/// per load; `/.well-known/jwks.json` serves the bytes.
+pub fn render_jwks<'a>(keys: impl Iterator<Item = &'a KeyGeneration>) -> Vec<u8> {
+    let set = serde_json::json!({ "keys": keys.map(KeyGeneration::jwk).collect::<Vec<_>>() });
+    serde_json::to_vec(&set).unwrap_or_default()
 }
 
 /// The keyring the server and guards share; swapped whole on each rescan.

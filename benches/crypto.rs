@@ -1,0 +1,127 @@
+//! Micro-benchmarks (criterion) of what every request or login costs, for
+//! each supported algorithm: token issue, token verify (cold: no cache),
+//! jsonwebtoken's own decode of the same token (the baseline the guard's
+//! overhead is measured against), seal, unseal, encryptedData decrypt and
+//! JWK Set render.
+//!
+//! `cargo bench --bench crypto` (release build; results in target/criterion).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::sync::Arc;
+use wxauth::clock::ManualClock;
+use wxauth::domain::{SessionKey, WeChatId};
+use wxauth::keyring::{KeyAlg, Keyring, SharedKeyring, render_jwks, write_new_key};
+use wxauth::token::{Claims, Subject, TokenIssuer, TokenPolicy, TokenVerifier};
+use wxauth::wechat::{decrypt_user_data, encrypt_user_data};
+
+const NOW: i64 = 1_800_000_000;
+
+fn per_algorithm(c: &mut Criterion) {
+    for (name, alg) in [
+        ("EdDSA", KeyAlg::Eddsa),
+        ("ES256", KeyAlg::Es256),
+        ("RS256", KeyAlg::Rs256),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        write_new_key(dir.path(), "k", alg).unwrap();
+        let (keyring, _) = Keyring::load(dir.path(), None).unwrap();
+        let clock = Arc::new(ManualClock::new(NOW));
+        let issuer = TokenIssuer::new("wxauth", "wx1", 7200, clock.clone());
+        let openid = WeChatId::parse("oGZUI0egBJY1zhBYw2KhdUfwVJJE").unwrap();
+        let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
+        let subject = Subject {
+            openid: &openid,
+            unionid: None,
+            session_key: &session_key,
+            auth_time: NOW,
+        };
+        let token = issuer.issue(&keyring, &subject).unwrap().access_token;
+        let key = Arc::clone(keyring.signing());
+        let policy = TokenPolicy {
+            issuer: "wxauth".into(),
+            audience: "wx1".into(),
+            leeway: 30,
+        };
+        let verifier = TokenVerifier::new(
+            SharedKeyring::new(Keyring::load(dir.path(), None).unwrap().0),
+            policy,
+            clock,
+        );
+        let mut validation = jsonwebtoken::Validation::new(alg.algorithm());
+        validation.set_issuer(&["wxauth"]);
+        validation.set_audience(&["wx1"]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_exp = false;
+
+        let mut group = c.benchmark_group(name);
+        group.bench_function("issue", |b| {
+            b.iter(|| issuer.issue(black_box(&keyring), &subject).unwrap())
+        });
+        group.bench_function("verify (guard, cold)", |b| {
+            b.iter(|| verifier.verify(black_box(&token)).unwrap())
+        });
+        group.bench_function("jsonwebtoken::decode (baseline)", |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<Claims>(black_box(&token), key.decoding_key(), &validation)
+                    .unwrap()
+            })
+        });
+        group.bench_function("render JWK Set", |b| {
+            b.iter(|| render_jwks(std::iter::once(black_box(key.as_ref()))))
+        });
+        group.finish();
+    }
+}
+
+fn sealing_and_user_data(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    write_new_key(dir.path(), "k", KeyAlg::Eddsa).unwrap();
+    let (keyring, _) = Keyring::load(dir.path(), None).unwrap();
+    let sealing = keyring.signing().sealing_key();
+    let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
+    let sealed = sealing
+        .seal("oGZUI0egBJY1zhBYw2KhdUfwVJJE", "k", &session_key)
+        .unwrap();
+    let plaintext = br#"{"openId":"oGZUI0egBJY1zhBYw2KhdUfwVJJE","nickName":"Band","gender":1,"language":"zh_CN","city":"Guangzhou","province":"Guangdong","country":"CN","avatarUrl":"http://wx.qlogo.cn/mmopen/vi_32/aSKcBBPpibyKNicHNTMM0qJVh8Kjgiak2AHWr8MHM4WgMEm7GFhsf8OYrySdbvAMvTsw3mo8ibKicsnfN5pRjl1p8HQ/0","unionId":"ocMvos6NjeKLIBqg5Mr9QjxrP1FA","watermark":{"timestamp":1477314187,"appid":"wx4f4bc4dec97d474b"}}"#;
+    let (data, iv) = encrypt_user_data(&session_key, plaintext).unwrap();
+
+    let mut group = c.benchmark_group("session_key");
+    group.bench_function("seal", |b| {
+        b.iter(|| {
+            sealing
+                .seal(black_box("oGZUI0egBJY1zhBYw2KhdUfwVJJE"), "k", &session_key)
+                .unwrap()
+        })
+    });
+    group.bench_function("unseal", |b| {
+        b.iter(|| {
+            sealing
+                .unseal(black_box("oGZUI0egBJY1zhBYw2KhdUfwVJJE"), "k", &sealed)
+                .unwrap()
+        })
+    });
+    group.bench_function("decrypt encryptedData (WeChat's sample size)", |b| {
+        b.iter(|| {
+            decrypt_user_data(
+                &session_key,
+                black_box(&data),
+                &iv,
+                "wx4f4bc4dec97d474b",
+                "oGZUI0egBJY1zhBYw2KhdUfwVJJE",
+            )
+            .unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2))
+        .sample_size(50)
+}
+
+criterion_group! { name = benches; config = config(); targets = per_algorithm, sealing_and_user_data }
+criterion_main!(benches);

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Load benchmark of a release build, on loopback only. Installs wrk (Debian)
+# if missing, starts a fake WeChat that answers after 20 ms and wxauth in
+# production mode against it, then measures with wrk:
+#   1. GET /healthz                               the unguarded ceiling
+#   2. GET /auth/me, 10,000 live tokens rotated    the guard, warm
+#   3. GET /auth/me, every token seen once         the guard, cold
+#   4. POST /auth/login against the 20 ms fake     the login path
+# and reports requests/s, p50/p99 latency, idle and peak RSS as a Markdown
+# section on stdout (also saved under target/bench/).
+#
+# Usage: bash benches/load.sh            (DURATION=10 CONNECTIONS=64 THREADS=2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-10}"
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-2}"
+LOGIN_CONNECTIONS="${LOGIN_CONNECTIONS:-10}"
+COLD_TOKENS="${COLD_TOKENS:-300000}"
+
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+cargo build --release --quiet --bin wxauth --example fake_wechat --example mint_tokens
+BIN="${WXAUTH_BIN:-target/release/wxauth}"
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+FAKE_PORT=$(free_port)
+target/release/examples/fake_wechat "127.0.0.1:$FAKE_PORT" 20 >"$WORK/fake.log" 2>&1 &
+PIDS+=($!)
+"$BIN" keygen --dir "$WORK/keys" --kid bench >/dev/null 2>&1
+PORT=$(free_port)
+env -i PATH="$PATH" WXAUTH_BIND="127.0.0.1:$PORT" WECHAT_APPID=wxbench000000000 WECHAT_SECRET=bench-secret \
+  WECHAT_API_BASE="http://127.0.0.1:$FAKE_PORT" WXAUTH_KEYS_DIR="$WORK/keys" RUST_LOG=warn \
+  "$BIN" serve >"$WORK/wxauth.log" 2>&1 &
+SERVER=$!
+PIDS+=($SERVER)
+BASE="http://127.0.0.1:$PORT"
+for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 1
+rss_kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$SERVER/status"; }
+IDLE_RSS=$(rss_kib VmRSS)
+
+target/release/examples/mint_tokens "$WORK/keys" wxbench000000000 10000 >"$WORK/warm.txt"
+target/release/examples/mint_tokens "$WORK/keys" wxbench000000000 "$COLD_TOKENS" >"$WORK/cold.txt"
+
+# wrk's --latency output -> "rps p50 p99" (latencies in ms).
+measure() {
+  local out
+  out=$(wrk --latency -t"$THREADS" "$@")
+  echo "$out" >>"$WORK/wrk.txt"
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' <<<"$out")
+  if grep -q "note: a thread reused" <<<"$out"; then p99="$p99 (tokens reused)"; fi
+  echo "$rps|$(ms "$p50")|$(ms "$p99")|${errors:-0}"
+}
+# wrk prints 812.00us / 1.20ms / 1.02s: normalise to ms.
+ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us/) n /= 1000; else if (v ~ /ms/) n = n; else if (v ~ /s/) n *= 1000; printf "%.3f", n }'; }
+
+# Warm the server's connections and caches a little before measuring.
+wrk -t1 -c8 -d2s "$BASE/healthz" >/dev/null
+R1=$(measure -c"$CONNECTIONS" -d"${DURATION}s" "$BASE/healthz")
+R2=$(measure -c"$CONNECTIONS" -d"${DURATION}s" -s benches/wrk/tokens.lua "$BASE/auth/me" -- "$WORK/warm.txt")
+R3=$(measure -c"$CONNECTIONS" -d"$((DURATION / 2))s" -s benches/wrk/tokens.lua "$BASE/auth/me" -- "$WORK/cold.txt")
+R4=$(measure -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s benches/wrk/login.lua "$BASE/auth/login")
+PEAK_RSS=$(rss_kib VmHWM)
+
+row() { IFS='|' read -r rps p50 p99 errors <<<"$2"; printf '| %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "$errors"; }
+RATIO=$(awk -v a="${R2%%|*}" -v b="${R1%%|*}" 'BEGIN { printf "%.2f", a / b }')
+LOGIN_P50=$(IFS='|' read -r _ p50 _ _ <<<"$R4"; awk -v v="$p50" 'BEGIN { printf "%.3f", v - 20 }')
+LOGIN_P99=$(IFS='|' read -r _ _ p99 _ <<<"$R4"; awk -v v="$p99" 'BEGIN { printf "%.3f", v - 20 }')
+REPORT=$(cat <<MD
+### $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); wrk and wxauth share it.
+Command: \`bash benches/load.sh\` (wrk -t$THREADS, ${CONNECTIONS} connections, ${DURATION} s; logins ${LOGIN_CONNECTIONS} connections).
+
+| scenario | requests/s | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|
+$(row "1. GET /healthz (ceiling)" "$R1")
+$(row "2. GET /auth/me, 10,000 tokens rotated" "$R2")
+$(row "3. GET /auth/me, each token once (cold)" "$R3")
+$(row "4. POST /auth/login, upstream 20 ms" "$R4")
+
+Guarded / unguarded (2 / 1): **$RATIO**. Login, server's own time (latency - 20 ms): p50 $LOGIN_P50 ms, p99 $LOGIN_P99 ms.
+RSS: idle $((IDLE_RSS / 1024)) MiB, peak over all scenarios $((PEAK_RSS / 1024)) MiB.
+MD
+)
+mkdir -p target/bench
+echo "$REPORT" | tee "target/bench/load-$(date -u +%Y%m%dT%H%M%SZ).md"
