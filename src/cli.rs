@@ -217,7 +217,7 @@ fn inspect(token: &str) -> Result<i32, String> {
         .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
-    let mut claims = serde_json::to_value(&verified.claims).map_err(|e| e.to_string())?;
+    let mut claims = serde_json::to_value(&*verified.claims).map_err(|e| e.to_string())?;
     if let Some(fields) = claims.as_object_mut() {
         fields.insert(
             "sk".into(),

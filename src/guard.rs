@@ -100,11 +100,11 @@ impl Guard {
             audience: appid.to_owned(),
             leeway,
         };
-        Ok(Self::new(TokenVerifier::new(
-            SharedKeyring::new(keyring),
-            policy,
-            clock,
-        )))
+        let keyring = SharedKeyring::new(keyring);
+        let reloader = Arc::new(KeyReloader::new(keyring.clone(), dir.to_owned(), None));
+        let verifier =
+            TokenVerifier::new(keyring, policy, clock).with_cache(crate::token::CACHE_CAPACITY);
+        Ok(Self::with_reloader(verifier, reloader))
     }
 
     /// The verifier behind this guard.

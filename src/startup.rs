@@ -11,7 +11,7 @@ use crate::keyring::{self, KeyAlg, KeyReloader, Keyring, KeyringError, SharedKey
 use crate::metrics::Metrics;
 use crate::routes::{self, AppState};
 use crate::sim::Simulator;
-use crate::token::{TokenIssuer, TokenPolicy, TokenVerifier};
+use crate::token::{CACHE_CAPACITY, TokenIssuer, TokenPolicy, TokenVerifier};
 use crate::wechat::WeChatClient;
 use actix_web::dev::{Server, Service as _};
 use actix_web::http::header::CONTENT_LENGTH;
@@ -122,7 +122,8 @@ impl Application {
             audience: settings.appid().to_owned(),
             leeway: settings.leeway,
         };
-        let verifier = TokenVerifier::new(keyring.clone(), policy, clock.clone());
+        let verifier =
+            TokenVerifier::new(keyring.clone(), policy, clock.clone()).with_cache(CACHE_CAPACITY);
         let guard = web::Data::new(
             Guard::with_reloader(verifier, reloader.clone()).with_metrics(metrics.clone()),
         );

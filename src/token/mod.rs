@@ -1,8 +1,11 @@
 //! The token: its claims (SPEC section 5), how it is issued, and how it is
 //! verified. The session_key rides inside it, sealed (see [`seal`]).
 
+mod cache;
 pub mod seal;
 mod verify;
+
+pub use cache::{CACHE_CAPACITY, VerifiedCache};
 
 pub use verify::{MAX_TOKEN_LEN, Rejection, TokenPolicy, TokenVerifier, VerifiedToken};
 

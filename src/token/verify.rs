@@ -2,7 +2,7 @@
 //! the cheap, attacker-controlled parsing before any cryptography, and never
 //! lets the token choose its algorithm (the key does, RFC 8725 section 3.1).
 
-use super::Claims;
+use super::{Claims, VerifiedCache};
 use crate::clock::SharedClock;
 use crate::domain::SessionKey;
 use crate::keyring::{KeyAlg, KeyGeneration, SharedKeyring};
@@ -84,13 +84,13 @@ pub struct TokenPolicy {
     pub leeway: i64,
 }
 
-/// A token whose signature and claims checked out.
+/// A token whose signature and claims checked out. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
     /// Its header's algorithm.
     pub alg: KeyAlg,
     /// Its claims.
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
     key: Arc<KeyGeneration>,
 }
 
@@ -123,13 +123,15 @@ struct JoseHeader {
     x5c: Option<IgnoredAny>,
 }
 
-/// Verifies tokens against a shared keyring.
+/// Verifies tokens against a shared keyring, optionally remembering the
+/// ones that passed (see [`VerifiedCache`]).
 #[derive(Clone)]
 pub struct TokenVerifier {
     keyring: SharedKeyring,
     policy: TokenPolicy,
     clock: SharedClock,
     validations: Arc<[(KeyAlg, Validation); 3]>,
+    cache: Option<Arc<VerifiedCache>>,
 }
 
 impl TokenVerifier {
@@ -156,7 +158,19 @@ impl TokenVerifier {
             policy,
             clock,
             validations,
+            cache: None,
         }
+    }
+
+    /// Remembers up to `capacity` verified tokens (the guard's fast path).
+    pub fn with_cache(mut self, capacity: usize) -> Self {
+        self.cache = Some(Arc::new(VerifiedCache::new(capacity)));
+        self
+    }
+
+    /// How many tokens the cache holds (0 without a cache).
+    pub fn cached(&self) -> usize {
+        self.cache.as_ref().map_or(0, |cache| cache.len())
     }
 
     /// The keyring this verifier reads.
@@ -169,10 +183,29 @@ impl TokenVerifier {
         &self.clock
     }
 
-    /// Every check: structure, header, key, signature, claims and time.
+    /// Every check: structure, header, key, signature, claims and time. A
+    /// cached token skips the signature but not the time, and only while
+    /// its kid still names the key generation that verified it.
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, Rejection> {
+        let Some(cache) = &self.cache else {
+            let verified = self.verify_signed(token)?;
+            self.check_time(&verified.claims)?;
+            return Ok(verified);
+        };
+        if let Some(hit) = cache.get(token) {
+            let keyring = self.keyring.current();
+            if keyring
+                .get(hit.key.kid())
+                .is_some_and(|key| Arc::ptr_eq(key, &hit.key))
+            {
+                self.check_time(&hit.claims)?;
+                return Ok(hit);
+            }
+            cache.remove(token);
+        }
         let verified = self.verify_signed(token)?;
         self.check_time(&verified.claims)?;
+        cache.insert(token, verified.clone());
         Ok(verified)
     }
 
@@ -230,7 +263,7 @@ impl TokenVerifier {
             .map_err(|e| Rejection::Invalid(e.into_kind()))?;
         Ok(VerifiedToken {
             alg: key.alg(),
-            claims: data.claims,
+            claims: Arc::new(data.claims),
             key: Arc::clone(key),
         })
     }
@@ -275,6 +308,56 @@ mod tests {
             Arc::new(ManualClock::new(0)),
         );
         (dir, verifier)
+    }
+
+    fn token(dir: &std::path::Path, clock: SharedClock) -> String {
+        let (ring, _) = Keyring::load(dir, None).unwrap();
+        let issuer = crate::token::TokenIssuer::new("wxauth", "wx1", 7200, clock);
+        let openid = crate::domain::WeChatId::parse("o1").unwrap();
+        let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
+        let subject = crate::token::Subject {
+            openid: &openid,
+            unionid: None,
+            session_key: &session_key,
+            auth_time: 0,
+        };
+        issuer.issue(&ring, &subject).unwrap().access_token
+    }
+
+    #[test]
+    fn a_cached_token_is_checked_again_for_time_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        write_new_key(dir.path(), "k", KeyAlg::Eddsa).unwrap();
+        let clock = Arc::new(ManualClock::new(0));
+        let (ring, _) = Keyring::load(dir.path(), None).unwrap();
+        let shared = SharedKeyring::new(ring);
+        let policy = TokenPolicy {
+            issuer: "wxauth".into(),
+            audience: "wx1".into(),
+            leeway: 30,
+        };
+        let verifier = TokenVerifier::new(shared.clone(), policy, clock.clone()).with_cache(16);
+        let token = token(dir.path(), clock.clone());
+
+        // A miss verifies and remembers; a hit answers the same.
+        assert_eq!(verifier.verify(&token).unwrap().claims.sub, "o1");
+        assert_eq!(verifier.cached(), 1);
+        assert_eq!(verifier.verify(&token).unwrap().claims.sub, "o1");
+
+        // The same key reloaded (a new generation object): verified afresh.
+        shared.replace(Keyring::load(dir.path(), None).unwrap().0);
+        assert!(verifier.verify(&token).is_ok());
+
+        // Time moves on: a cached token expires like any other.
+        clock.advance(7200 + 31);
+        assert_eq!(verifier.verify(&token).unwrap_err(), Rejection::Expired);
+        clock.advance(-(7200 + 31));
+
+        // Its key retired: refused at once, though cached.
+        write_new_key(dir.path(), "other", KeyAlg::Eddsa).unwrap();
+        std::fs::remove_file(dir.path().join("k.pem")).unwrap();
+        shared.replace(Keyring::load(dir.path(), None).unwrap().0);
+        assert_eq!(verifier.verify(&token).unwrap_err(), Rejection::UnknownKid);
     }
 
     #[test]

@@ -369,3 +369,54 @@ async fn another_scheme_or_an_empty_bearer_counts_as_no_token_sent() {
         assert_problem(response, 401, "invalid_token").await;
     }
 }
+
+#[tokio::test]
+async fn a_service_using_guard_from_dir_accepts_a_key_published_after_it_started() {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    use wxauth::guard::{Authenticated, Guard};
+    use wxauth::keyring::{KeyAlg, write_new_key};
+
+    // Arrange: the service loads the folder; then a newer key appears and
+    // wxauth signs with it.
+    let app = spawn_app().await;
+    let guard = Guard::from_dir(&app.keys_dir, "wxauth", APPID, 30).unwrap();
+    assert!(
+        guard.reloader().is_some(),
+        "from_dir rescans on unknown kids"
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        App::new().app_data(web::Data::new(guard.clone())).route(
+            "/hello",
+            web::get().to(|user: Authenticated| async move {
+                HttpResponse::Ok().body(user.openid().to_owned())
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    write_new_key(&app.keys_dir, "20990101T000000Z", KeyAlg::Es256).unwrap();
+    assert!(app.reloader.rescan("test"));
+    let (header, mut claims) = decode_parts(&app.login().await);
+    assert_eq!(header["kid"], "20990101T000000Z");
+    let now = chrono::Utc::now().timestamp();
+    claims["iat"] = now.into();
+    claims["exp"] = (now + 7200).into();
+    let token = forge(&app.key("20990101T000000Z"), &header, &claims);
+
+    // Act
+    let response = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/hello"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(response.status(), 200);
+}
