@@ -15,7 +15,7 @@ use crate::token::{CACHE_CAPACITY, TokenIssuer, TokenPolicy, TokenVerifier};
 use crate::wechat::WeChatClient;
 use actix_web::dev::{Server, Service as _};
 use actix_web::http::header::CONTENT_LENGTH;
-use actix_web::middleware::Logger;
+use actix_web::middleware::{Condition, Logger};
 use actix_web::{App, HttpServer, ResponseError, web};
 use futures_util::future::{Either, ready};
 use secrecy::SecretString;
@@ -145,6 +145,8 @@ impl Application {
             .is_simulator()
             .then(|| web::Data::new(Simulator::new(clock.clone())));
 
+        let access_log =
+            log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let server = HttpServer::new(move || {
             let simulator = simulator.clone();
             App::new()
@@ -165,10 +167,13 @@ impl Application {
                         Either::Right(async move { call.await.map(|res| res.map_into_left_body()) })
                     }
                 })
-                .wrap(
+                // The access log formats every request's fields even when its
+                // level is filtered out: mount it only when it will log.
+                .wrap(Condition::new(
+                    access_log,
                     Logger::new(ACCESS_LOG_FORMAT)
                         .custom_request_replace("METHOD", |req| req.method().to_string()),
-                )
+                ))
                 .app_data(state.clone())
                 .app_data(guard.clone())
                 .configure(routes::configure)

@@ -1,7 +1,7 @@
--- GET /auth/me with a bearer token taken in turn from a file, one per line.
+-- GET PATH with a bearer token taken in turn from a file, one per line.
 -- Each wrk thread walks its own slice of the file, so in "cold" runs (more
 -- tokens than requests) no token is sent twice.
--- Usage: wrk -s tokens.lua URL -- TOKENS_FILE
+-- Usage: wrk -s tokens.lua URL -- TOKENS_FILE [PATH (default /auth/me)]
 local tokens = {}
 local index = 0
 local threads = {}
@@ -14,6 +14,7 @@ function setup(thread)
 end
 
 function init(args)
+  path = args[2] or "/auth/me"
   local all = {}
   for line in io.lines(args[1]) do all[#all + 1] = line end
   local slices = #threads > 0 and #threads or 2
@@ -26,7 +27,7 @@ end
 function request()
   index = index + 1
   if index > #tokens then index = 1; wraps = wraps + 1 end
-  return wrk.format("GET", "/auth/me", { ["Authorization"] = "Bearer " .. tokens[index] })
+  return wrk.format("GET", path, { ["Authorization"] = "Bearer " .. tokens[index] })
 end
 
 function done(summary, latency, requests)

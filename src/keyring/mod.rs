@@ -241,6 +241,12 @@ impl SharedKeyring {
         self.0.load_full()
     }
 
+    /// The current key set without taking a reference count: for a quick
+    /// look-up on a hot path (hold it briefly).
+    pub fn load(&self) -> arc_swap::Guard<Arc<Keyring>> {
+        self.0.load()
+    }
+
     /// Replaces the key set.
     pub fn replace(&self, keyring: Keyring) {
         self.0.store(Arc::new(keyring));

@@ -193,7 +193,7 @@ impl TokenVerifier {
             return Ok(verified);
         };
         if let Some(hit) = cache.get(token) {
-            let keyring = self.keyring.current();
+            let keyring = self.keyring.load();
             if keyring
                 .get(hit.key.kid())
                 .is_some_and(|key| Arc::ptr_eq(key, &hit.key))
