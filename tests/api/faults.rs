@@ -278,3 +278,44 @@ async fn on_sigterm_in_flight_logins_finish_new_connections_are_refused_and_the_
     );
     assert!(log.contains("wxauth stopped"), "{log}");
 }
+
+/// Answers every request on a connection with a valid code2Session answer,
+/// keeping the connection open (HTTP/1.1 keep-alive), so the count of
+/// accepted connections shows whether the client reuses them.
+fn keep_alive_session(mut stream: std::net::TcpStream) {
+    let body = format!(r#"{{"openid":"{OPENID}","session_key":"{SESSION_KEY}"}}"#);
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    loop {
+        if stream.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return,
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn logins_reuse_one_connection_to_wechat() {
+    let (base, accepted) = raw_upstream(keep_alive_session);
+    let app = spawn_app_with(&[("WECHAT_API_BASE", &base)]).await;
+
+    for i in 0..20 {
+        let response = app.post_login(json!({ "code": format!("c{i}") })).await;
+        assert_eq!(response.status(), 200);
+    }
+
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "twenty logins, one connection"
+    );
+}

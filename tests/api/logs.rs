@@ -171,6 +171,18 @@ async fn a_whole_login_at_trace_level_logs_no_secret() {
         assert_eq!(failed.status(), 400);
         assert!(!failed.text().await.unwrap().contains(shaped_code));
     }
+    // The public endpoints, and a refresh that fails.
+    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/nope"] {
+        client.get(format!("{base}{path}")).send().await.unwrap();
+        client.head(format!("{base}{path}")).send().await.unwrap();
+    }
+    let failed_refresh = client
+        .post(format!("{base}/auth/refresh"))
+        .bearer_auth(format!("{token2}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed_refresh.status(), 401);
     let tampered = format!("{token}x");
     let rejected = client
         .get(format!("{base}/auth/me"))
