@@ -107,20 +107,8 @@ async fn guarded_routes_answer_while_100_logins_hang_upstream() {
         ("WXAUTH_UPSTREAM_TIMEOUT", "30"),
     ])
     .await;
-    let token = forge(
-        &app.key(FIRST_KID),
-        &json!({"alg": "EdDSA", "typ": "JWT", "kid": FIRST_KID}),
-        &json!({"iss": "wxauth", "aud": APPID, "sub": OPENID, "iat": START, "exp": START + 7200, "jti": "j", "auth_time": START, "sk": "x"}),
-    );
-    let logins: Vec<_> = (0..100)
-        .map(|i| {
-            let request = app
-                .client
-                .post(app.url("/auth/login"))
-                .json(&json!({ "code": format!("c{i}") }));
-            tokio::spawn(async move { request.send().await })
-        })
-        .collect();
+    let token = app.guard_only_token();
+    let logins = app.spawn_logins(100);
     let deadline = Instant::now() + Duration::from_secs(30);
     while accepted.load(Ordering::SeqCst) < 100 {
         assert!(
@@ -156,20 +144,8 @@ async fn past_the_upstream_bound_logins_are_shed_but_guarded_traffic_is_not() {
         ("WXAUTH_MAX_UPSTREAM", "10"),
     ])
     .await;
-    let token = forge(
-        &app.key(FIRST_KID),
-        &json!({"alg": "EdDSA", "typ": "JWT", "kid": FIRST_KID}),
-        &json!({"iss": "wxauth", "aud": APPID, "sub": OPENID, "iat": START, "exp": START + 7200, "jti": "j", "auth_time": START, "sk": "x"}),
-    );
-    let hanging: Vec<_> = (0..10)
-        .map(|i| {
-            let request = app
-                .client
-                .post(app.url("/auth/login"))
-                .json(&json!({ "code": format!("c{i}") }));
-            tokio::spawn(async move { request.send().await })
-        })
-        .collect();
+    let token = app.guard_only_token();
+    let hanging = app.spawn_logins(10);
     let deadline = Instant::now() + Duration::from_secs(30);
     while accepted.load(Ordering::SeqCst) < 10 {
         assert!(Instant::now() < deadline);

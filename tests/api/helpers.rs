@@ -211,6 +211,33 @@ impl TestApp {
         self.clock.now()
     }
 
+    /// A token signed by this app's key for OPENID with a dummy seal: good
+    /// for routes that only verify (not for those that unseal).
+    pub fn guard_only_token(&self) -> String {
+        forge(
+            &self.key(FIRST_KID),
+            &json!({"alg": "EdDSA", "typ": "JWT", "kid": FIRST_KID}),
+            &json!({"iss": "wxauth", "aud": self.appid, "sub": OPENID, "iat": self.now(),
+                    "exp": self.now() + 7200, "jti": "j", "auth_time": self.now(), "sk": "x"}),
+        )
+    }
+
+    /// Starts `count` logins with distinct codes, without waiting for them.
+    pub fn spawn_logins(
+        &self,
+        count: usize,
+    ) -> Vec<tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>> {
+        (0..count)
+            .map(|i| {
+                let request = self
+                    .client
+                    .post(self.url("/auth/login"))
+                    .json(&json!({ "code": format!("c{i}") }));
+                tokio::spawn(async move { request.send().await })
+            })
+            .collect()
+    }
+
     /// GET `path`, as JSON.
     pub async fn get_json(&self, path: &str) -> Value {
         let response = self
@@ -241,6 +268,29 @@ impl TestApp {
             .expect("signing_kid")
             .to_owned()
     }
+}
+
+/// Opens the sealed session_key of `token` (for `audience`) with the key
+/// files of `dir` at time `now`, as only wxauth can.
+pub fn unseal(dir: &Path, audience: &str, token: &str, now: i64) -> String {
+    let (keyring, _) = wxauth::keyring::Keyring::load(dir, None).expect("keys");
+    let policy = wxauth::token::TokenPolicy {
+        issuer: "wxauth".into(),
+        audience: audience.into(),
+        leeway: 30,
+    };
+    let clock = Arc::new(ManualClock::new(now));
+    let verifier = wxauth::token::TokenVerifier::new(
+        wxauth::keyring::SharedKeyring::new(keyring),
+        policy,
+        clock,
+    );
+    let verified = verifier.verify(token).expect("token verifies");
+    verified
+        .session_key()
+        .expect("seal opens")
+        .expose()
+        .to_owned()
 }
 
 pub fn load_key(dir: &Path, kid: &str) -> KeyGeneration {

@@ -2,33 +2,7 @@
 
 use crate::helpers::*;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use wxauth::clock::ManualClock;
-use wxauth::keyring::{KeyAlg, Keyring, SharedKeyring, write_new_key};
-use wxauth::token::{TokenPolicy, TokenVerifier};
-
-/// Opens the sealed session_key of `token` with the key files of `dir`, as
-/// only wxauth can.
-fn unseal(dir: &std::path::Path, token: &str, now: i64) -> String {
-    let (keyring, _) = Keyring::load(dir, None).unwrap();
-    let policy = TokenPolicy {
-        issuer: "wxauth".into(),
-        audience: APPID.into(),
-        leeway: 30,
-    };
-    let verifier = TokenVerifier::new(
-        SharedKeyring::new(keyring),
-        policy,
-        Arc::new(ManualClock::new(now)),
-    );
-    verifier
-        .verify(token)
-        .unwrap()
-        .session_key()
-        .unwrap()
-        .expose()
-        .to_owned()
-}
+use wxauth::keyring::{KeyAlg, write_new_key};
 
 async fn refreshed_token(response: reqwest::Response) -> String {
     assert_eq!(response.status(), 200);
@@ -58,7 +32,10 @@ async fn refresh_renews_exp_and_jti_and_keeps_the_login() {
         assert_eq!(new[same], old[same], "{same}");
     }
     assert_ne!(new["sk"], old["sk"], "resealed with a fresh nonce");
-    assert_eq!(unseal(&app.keys_dir, &renewed, app.now()), SESSION_KEY);
+    assert_eq!(
+        unseal(&app.keys_dir, APPID, &renewed, app.now()),
+        SESSION_KEY
+    );
 }
 
 #[tokio::test]
@@ -78,7 +55,7 @@ async fn refresh_is_signed_and_sealed_by_the_current_signing_key() {
     let (header, _) = decode_parts(&renewed);
     assert_eq!(header["kid"], "20270101T000000Z");
     assert_eq!(header["alg"], "ES256");
-    assert_eq!(unseal(keys.path(), &renewed, START), SESSION_KEY);
+    assert_eq!(unseal(keys.path(), APPID, &renewed, START), SESSION_KEY);
 }
 
 #[tokio::test]

@@ -90,27 +90,7 @@ async fn the_same_user_keeps_an_openid_and_gets_a_fresh_session_key_each_login()
     let (_, b) = decode_parts(&second);
     assert_eq!(a["sub"], b["sub"]);
     assert_ne!(a["sub"], decode_parts(&bob).1["sub"]);
-    let key = |token: &str| {
-        let (ring, _) = wxauth::keyring::Keyring::load(&app.keys_dir, None).unwrap();
-        let policy = wxauth::token::TokenPolicy {
-            issuer: "wxauth".into(),
-            audience: wxauth::config::SIMULATOR_APPID.into(),
-            leeway: 30,
-        };
-        let clock = std::sync::Arc::new(wxauth::clock::ManualClock::new(START));
-        let verifier = wxauth::token::TokenVerifier::new(
-            wxauth::keyring::SharedKeyring::new(ring),
-            policy,
-            clock,
-        );
-        verifier
-            .verify(token)
-            .unwrap()
-            .session_key()
-            .unwrap()
-            .expose()
-            .to_owned()
-    };
+    let key = |token: &str| unseal(&app.keys_dir, wxauth::config::SIMULATOR_APPID, token, START);
     assert_ne!(key(&first), key(&second));
 }
 
