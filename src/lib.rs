@@ -10,6 +10,7 @@
 //! service mounts the same guard with [`guard::Guard`] and the
 //! [`guard::Authenticated`] extractor; see the README for a complete example.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
