@@ -193,7 +193,13 @@ impl FromRequest for Authenticated {
         };
         let token = match bearer_token(req) {
             Ok(token) => token,
-            Err(error) => return Either::Left(ready(Err(error))),
+            Err(error) => {
+                if let Some(metrics) = &guard.metrics {
+                    let sent = matches!(error, ApiError::InvalidToken { token_sent: true });
+                    metrics.verification(if sent { "bad_authorization" } else { "missing" });
+                }
+                return Either::Left(ready(Err(error)));
+            }
         };
         match (guard.verifier.verify(token), &guard.reloader) {
             // Maybe a key published since the last rescan (rotation across

@@ -22,6 +22,8 @@ pub struct Metrics {
     keyring_keys: IntGauge,
     keyring_reloads: IntCounterVec,
     signing_key: IntGaugeVec,
+    /// The labels of the series `signing_key` holds now.
+    signing_labels: std::sync::Arc<std::sync::Mutex<Option<(String, String)>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -98,6 +100,7 @@ impl Metrics {
             keyring_keys,
             keyring_reloads,
             signing_key,
+            signing_labels: std::sync::Arc::default(),
         })
     }
 
@@ -126,10 +129,21 @@ impl Metrics {
     pub fn keyring(&self, keys: usize, signing_kid: &str, signing_alg: &str) {
         self.keyring_keys
             .set(i64::try_from(keys).unwrap_or(i64::MAX));
-        self.signing_key.reset();
+        // Set the new series before removing the old, so a scrape never
+        // finds no signing key (nor, rescans being serialised, two).
         self.signing_key
             .with_label_values(&[signing_kid, signing_alg])
             .set(1);
+        let mut current = self
+            .signing_labels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let new = (signing_kid.to_owned(), signing_alg.to_owned());
+        if let Some(old) = current.replace(new.clone())
+            && old != new
+        {
+            let _ = self.signing_key.remove_label_values(&[&old.0, &old.1]);
+        }
     }
 
     /// Counts a rescan by its result (`ok` or `error`).

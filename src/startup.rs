@@ -160,6 +160,11 @@ impl Application {
                         .and_then(|value| value.to_str().ok())
                         .and_then(|value| value.parse::<usize>().ok());
                     if declared.is_some_and(|length| length > limit) {
+                        if req.path() == "/auth/login"
+                            && let Some(state) = req.app_data::<web::Data<AppState>>()
+                        {
+                            state.metrics.login("payload_too_large");
+                        }
                         let response = ApiError::PayloadTooLarge { limit }.error_response();
                         Either::Left(ready(Ok(req.into_response(response).map_into_right_body())))
                     } else {

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use serde_json::json;
+use sha2::Digest as _;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -95,6 +96,8 @@ pub struct KeyGeneration {
     decoding: DecodingKey,
     sealing: SealingKey,
     jwk: serde_json::Value,
+    /// SHA-256 of the canonical key: equal for the same key however encoded.
+    fingerprint: [u8; 32],
 }
 
 impl fmt::Debug for KeyGeneration {
@@ -188,6 +191,7 @@ impl KeyGeneration {
             encoding,
             decoding,
             sealing: SealingKey::derive(&canonical),
+            fingerprint: sha2::Sha256::digest(&canonical).into(),
             jwk,
         })
     }
@@ -220,6 +224,12 @@ impl KeyGeneration {
     /// The key that seals session_keys into tokens this generation signs.
     pub fn sealing_key(&self) -> &SealingKey {
         &self.sealing
+    }
+
+    /// Whether `other` holds the same key under the same kid (however its
+    /// file is encoded).
+    pub fn same_key(&self, other: &KeyGeneration) -> bool {
+        self.kid == other.kid && self.fingerprint == other.fingerprint
     }
 
     /// The public JWK (RFC 7517) with `kid`, `alg` and `use: sig`.

@@ -98,7 +98,8 @@ impl Keyring {
     /// naming no loaded key, is an error.
     pub fn load(dir: &Path, pin: Option<&str>) -> Result<(Self, Vec<BrokenKeyFile>), KeyringError> {
         let scan = scan(dir)?;
-        let file_pin = scan.pin?;
+        // WXAUTH_SIGNING_KID wins: the pin file is not even read then.
+        let file_pin = if pin.is_some() { None } else { scan.pin? };
         Ok((Self::from_keys(dir, scan.keys, pin, file_pin)?, scan.broken))
     }
 
@@ -126,14 +127,37 @@ impl Keyring {
                 keys.insert(kid.to_owned(), Arc::clone(old));
             }
         }
-        let file_pin = match file_pin {
-            Ok(Some(kid)) if pin.is_none() && !keys.contains_key(&kid) => {
-                Err(KeyringError::PinnedKidMissing {
-                    origin: PIN_FILE,
-                    kid,
-                    dir: dir.to_owned(),
-                })
+        // An unchanged key keeps its generation object: tokens it verified
+        // stay in the verified-token cache, which checks generation identity.
+        for (kid, key) in keys.iter_mut() {
+            if let Some(old) = self.keys.get(kid)
+                && old.same_key(key)
+            {
+                *key = Arc::clone(old);
             }
+        }
+        // The environment's pinned key gone from the folder: an operator's
+        // mistake; it keeps signing (and verifying) rather than every rescan
+        // failing, so new keys still load and deleted ones still go.
+        if let Some(kid) = pin
+            && !keys.contains_key(kid)
+            && let Some(old) = self.keys.get(kid)
+        {
+            keys.insert(kid.to_owned(), Arc::clone(old));
+            broken.push(BrokenKeyFile {
+                path: dir.join(format!("{kid}.pem")),
+                error: KeyError::Pin(format!(
+                    "WXAUTH_SIGNING_KID={kid} names a file that is gone; its key stays loaded and signing"
+                )),
+            });
+        }
+        let file_pin = if pin.is_some() { Ok(None) } else { file_pin };
+        let file_pin = match file_pin {
+            Ok(Some(kid)) if !keys.contains_key(&kid) => Err(KeyringError::PinnedKidMissing {
+                origin: PIN_FILE,
+                kid,
+                dir: dir.to_owned(),
+            }),
             other => other,
         };
         let file_pin = match file_pin {
@@ -439,6 +463,47 @@ mod tests {
             Keyring::load(dir.path(), None),
             Err(KeyringError::BadPinFile { .. })
         ));
+    }
+
+    #[test]
+    fn a_rescan_keeps_the_generation_of_an_unchanged_key_and_replaces_a_changed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        write_new_key(dir.path(), "a", KeyAlg::Eddsa).unwrap();
+        write_new_key(dir.path(), "b", KeyAlg::Eddsa).unwrap();
+        let (ring, _) = Keyring::load(dir.path(), None).unwrap();
+        std::fs::remove_file(dir.path().join("b.pem")).unwrap();
+        write_new_key(dir.path(), "b", KeyAlg::Eddsa).unwrap();
+        let (again, _) = ring.rescan(dir.path(), None).unwrap();
+        assert!(
+            Arc::ptr_eq(ring.get("a").unwrap(), again.get("a").unwrap()),
+            "unchanged: same object"
+        );
+        assert!(
+            !Arc::ptr_eq(ring.get("b").unwrap(), again.get("b").unwrap()),
+            "same kid, new key: new object"
+        );
+    }
+
+    #[test]
+    fn the_environment_pin_ignores_the_pin_file_and_survives_its_file_going() {
+        let dir = tempfile::tempdir().unwrap();
+        write_new_key(dir.path(), "a", KeyAlg::Eddsa).unwrap();
+        write_new_key(dir.path(), "b", KeyAlg::Eddsa).unwrap();
+        std::fs::write(dir.path().join(PIN_FILE), "not a kid!").unwrap();
+        let (ring, _) = Keyring::load(dir.path(), Some("a")).unwrap();
+        assert_eq!(ring.signing().kid(), "a");
+        std::fs::remove_file(dir.path().join("a.pem")).unwrap();
+        std::fs::remove_file(dir.path().join("b.pem")).unwrap();
+        write_new_key(dir.path(), "c", KeyAlg::Eddsa).unwrap();
+        let (ring, broken) = ring.rescan(dir.path(), Some("a")).unwrap();
+        assert_eq!(ring.signing().kid(), "a", "still signing");
+        assert!(ring.get("b").is_none(), "a deleted key still goes");
+        assert!(ring.get("c").is_some(), "a new key still loads");
+        assert!(
+            broken
+                .iter()
+                .any(|f| f.error.to_string().contains("WXAUTH_SIGNING_KID=a"))
+        );
     }
 
     #[cfg(unix)]

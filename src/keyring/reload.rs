@@ -27,6 +27,9 @@ pub struct KeyReloader {
     rescans: AtomicU64,
     failures: AtomicU64,
     metrics: Option<Metrics>,
+    /// One rescan at a time (timer, SIGHUP, unknown kids): otherwise an
+    /// older scan finishing last could bring back a key deleted since.
+    scanning: std::sync::Mutex<()>,
 }
 
 impl KeyReloader {
@@ -41,6 +44,7 @@ impl KeyReloader {
             rescans: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             metrics: None,
+            scanning: std::sync::Mutex::new(()),
         }
     }
 
@@ -65,6 +69,11 @@ impl KeyReloader {
     /// Rescans now and swaps the new set in; on failure keeps the old one.
     /// Returns whether the set was replaced.
     pub fn rescan(&self, cause: &str) -> bool {
+        // Runs on the blocking pool (or in tests), never on a request worker.
+        let _one_at_a_time = self
+            .scanning
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.rescans.fetch_add(1, Ordering::Relaxed);
         let old = self.keyring.current();
         match old.rescan(&self.dir, self.pin.as_deref()) {

@@ -16,14 +16,21 @@ pub(super) struct LoginRequest {
 
 /// `POST /auth/login {"code"}`: exchange a `wx.login()` code for a token.
 pub(super) async fn login(
-    body: web::Json<JsonObject<LoginRequest>>,
+    body: Result<web::Json<JsonObject<LoginRequest>>, actix_web::Error>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, actix_web::Error> {
+    // A body refused before the handler still counts as a login attempt.
+    let body = body.inspect_err(|e| {
+        let code = e
+            .as_error::<ApiError>()
+            .map_or("invalid_request", ApiError::code);
+        state.metrics.login(code);
+    })?;
     let result = exchange(&body.0.0.code, &state).await;
     state
         .metrics
         .login(result.as_ref().map_or_else(ApiError::code, |_| "ok"));
-    result
+    Ok(result?)
 }
 
 async fn exchange(code: &str, state: &AppState) -> Result<HttpResponse, ApiError> {

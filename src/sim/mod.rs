@@ -26,6 +26,8 @@ use std::sync::{Mutex, MutexGuard};
 pub const CODE_LIFETIME: i64 = 300;
 /// How long an access token lives, as on WeChat.
 pub const ACCESS_TOKEN_LIFETIME: i64 = 7200;
+/// The most simulated users remembered; past it new users get `overloaded`.
+const MAX_USERS: usize = 100_000;
 /// The most live codes kept; past it the simulator answers `overloaded`.
 const MAX_LIVE_CODES: usize = 100_000;
 
@@ -80,6 +82,9 @@ impl Simulator {
     fn login(&self, user: &str) -> Result<String, ApiError> {
         let now = self.clock.now();
         let mut state = self.state()?;
+        if state.session_keys.len() >= MAX_USERS && !state.session_keys.contains_key(user) {
+            return Err(ApiError::Overloaded);
+        }
         let code = issue_code(&mut state.login_codes, user, now)?;
         state
             .session_keys

@@ -130,7 +130,9 @@ pub struct TokenVerifier {
     keyring: SharedKeyring,
     policy: TokenPolicy,
     clock: SharedClock,
-    validations: Arc<[(KeyAlg, Validation); 3]>,
+    /// One `Validation` per algorithm, each allowing only its own (RFC 8725
+    /// section 3.1): EdDSA, ES256, RS256.
+    validations: Arc<[Validation; 3]>,
     cache: Option<Arc<VerifiedCache>>,
 }
 
@@ -146,7 +148,7 @@ impl TokenVerifier {
             // Time is checked below against the injected clock.
             v.validate_exp = false;
             v.validate_nbf = false;
-            (alg, v)
+            v
         };
         let validations = Arc::new([
             validation(KeyAlg::Eddsa),
@@ -254,11 +256,11 @@ impl TokenVerifier {
         if header.alg != key.alg().jose_name() {
             return Err(Rejection::WrongAlg);
         }
-        let validation = self
-            .validations
-            .iter()
-            .find_map(|(alg, v)| (*alg == key.alg()).then_some(v))
-            .ok_or(Rejection::WrongAlg)?;
+        let validation = &self.validations[match key.alg() {
+            KeyAlg::Eddsa => 0,
+            KeyAlg::Es256 => 1,
+            KeyAlg::Rs256 => 2,
+        }];
         let data = jsonwebtoken::decode::<Claims>(token, key.decoding_key(), validation)
             .map_err(|e| Rejection::Invalid(e.into_kind()))?;
         Ok(VerifiedToken {

@@ -21,9 +21,21 @@ const REFRESH_MARGIN: i64 = 300;
 /// The longest lifetime believed, whatever WeChat says (it says 7200).
 const MAX_LIFETIME: i64 = 7200;
 
-/// The cached token and when to fetch a new one.
+/// The cached token, and the last failure to fetch one.
 #[derive(Default)]
-pub(super) struct Cache(Mutex<Option<Cached>>);
+pub(super) struct Cache(Mutex<State>);
+
+#[derive(Default)]
+struct State {
+    token: Option<Cached>,
+    /// A fetch that failed, and when: requests that were waiting for it get
+    /// the same answer for [`FAIL_FAST`] instead of each fetching in turn
+    /// (N waiters would otherwise wait N timeouts).
+    failed: Option<(std::time::Instant, WeChatError)>,
+}
+
+/// How long a failed fetch answers for the requests that waited on it.
+const FAIL_FAST: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct Cached {
     token: SecretString,
@@ -53,12 +65,37 @@ fn token_refused(errcode: i64) -> bool {
 impl WeChatClient {
     /// The current access token: the cached one, or a fresh one.
     async fn access_token(&self) -> Result<SecretString, WeChatError> {
-        let mut cached = self.access_token.0.lock().await;
-        if let Some(entry) = cached.as_ref()
+        let mut state = self.access_token.0.lock().await;
+        if let Some(entry) = state.token.as_ref()
             && self.clock.now() < entry.refresh_at
         {
             return Ok(entry.token.clone());
         }
+        if let Some((at, error)) = &state.failed
+            && at.elapsed() < FAIL_FAST
+        {
+            return Err(error.clone());
+        }
+        match self.fetch_stable_token().await {
+            Ok((token, expires_in)) => {
+                let margin = REFRESH_MARGIN.min(expires_in / 2);
+                state.token = Some(Cached {
+                    token: token.clone(),
+                    refresh_at: self.clock.now().saturating_add(expires_in - margin),
+                });
+                state.failed = None;
+                log::debug!("fetched a WeChat access token valid for {expires_in} s");
+                Ok(token)
+            }
+            Err(error) => {
+                state.failed = Some((std::time::Instant::now(), error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    /// One `POST /cgi-bin/stable_token`: the token and its lifetime.
+    async fn fetch_stable_token(&self) -> Result<(SecretString, i64), WeChatError> {
         let body = json!({
             "grant_type": "client_credential",
             "appid": self.appid,
@@ -85,26 +122,19 @@ impl WeChatClient {
             ));
         }
         // WeChat says 7200; never trust an upstream number into arithmetic.
-        let expires_in = expires_in.min(MAX_LIFETIME);
-        let margin = REFRESH_MARGIN.min(expires_in / 2);
-        let token = SecretString::from(token);
-        *cached = Some(Cached {
-            token: token.clone(),
-            refresh_at: self.clock.now().saturating_add(expires_in - margin),
-        });
-        log::debug!("fetched a WeChat access token valid for {expires_in} s");
-        Ok(token)
+        Ok((SecretString::from(token), expires_in.min(MAX_LIFETIME)))
     }
 
     /// Drops the cached token if it is still `refused` (another request may
     /// have replaced it already).
     async fn forget_access_token(&self, refused: &SecretString) {
-        let mut cached = self.access_token.0.lock().await;
-        if cached
+        let mut state = self.access_token.0.lock().await;
+        if state
+            .token
             .as_ref()
             .is_some_and(|entry| entry.token.expose_secret() == refused.expose_secret())
         {
-            *cached = None;
+            state.token = None;
         }
     }
 

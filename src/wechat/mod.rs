@@ -34,7 +34,7 @@ const BUSY_RETRIES: u32 = 2;
 const BUSY_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What went wrong talking to WeChat.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WeChatError {
     /// 40029: invalid or expired code.
     #[error("WeChat 40029: invalid code")]

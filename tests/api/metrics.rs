@@ -44,6 +44,16 @@ async fn metrics_count_logins_upstream_calls_verifications_and_keys() {
     app.get_me(&token).await;
     app.get_me(&token).await;
     app.get_me(&format!("{token}x")).await;
+    // Refused before any handler logic: still counted.
+    app.client
+        .post(app.url("/auth/login"))
+        .header("content-type", "application/json")
+        .body("nope")
+        .send()
+        .await
+        .unwrap();
+    app.client.get(app.url("/auth/me")).send().await.unwrap();
+    app.get_me_with(format!("Bearer {token} extra")).await;
     write_new_key(&app.keys_dir, "20990101T000000Z", KeyAlg::Es256).unwrap();
     app.reloader.rescan("test");
     let text = metrics(&app).await;
@@ -52,6 +62,24 @@ async fn metrics_count_logins_upstream_calls_verifications_and_keys() {
     assert_eq!(value(&text, r#"wxauth_logins_total{outcome="ok"}"#), 1.0);
     assert_eq!(
         value(&text, r#"wxauth_logins_total{outcome="invalid_code"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&text, r#"wxauth_logins_total{outcome="invalid_request"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"wxauth_token_verifications_total{result="missing"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"wxauth_token_verifications_total{result="bad_authorization"}"#
+        ),
         1.0
     );
     assert_eq!(

@@ -568,3 +568,26 @@ async fn a_huge_expires_in_from_wechat_is_clamped_not_overflowed() {
     assert_eq!(first.status(), 200);
     assert_eq!(second.status(), 200);
 }
+
+#[tokio::test]
+async fn requests_waiting_on_a_failed_access_token_fetch_share_its_failure() {
+    // stable_token hangs past the timeout: the four requests queued behind
+    // the first fetch get its answer instead of each fetching (and timing
+    // out) in turn.
+    let app = spawn_app_with(&[("WXAUTH_UPSTREAM_TIMEOUT", "1")]).await;
+    let token = app.login().await;
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/stable_token"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+        .expect(1)
+        .mount(&app.wechat)
+        .await;
+
+    let calls = (0..5)
+        .map(|i| app.post_with_token("/wx/phone", &token, json!({ "code": format!("p{i}") })));
+    let responses = futures_util::future::join_all(calls).await;
+
+    for response in responses {
+        assert_problem(response, 504, "upstream_unavailable").await;
+    }
+}
