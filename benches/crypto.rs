@@ -61,6 +61,46 @@ fn per_algorithm(c: &mut Criterion) {
         group.bench_function("verify (guard, cold)", |b| {
             b.iter(|| verifier.verify(black_box(&token)).unwrap())
         });
+        // The guard as deployed: with its cache, every token new (more tokens
+        // than the cache holds, taken in turn), so each is a miss plus insert.
+        let cached = TokenVerifier::new(
+            SharedKeyring::new(Keyring::load(dir.path(), None).unwrap().0),
+            TokenPolicy {
+                issuer: "wxauth".into(),
+                audience: "wx1".into(),
+                leeway: 30,
+            },
+            Arc::new(ManualClock::new(NOW)),
+        )
+        .with_cache(wxauth::token::CACHE_CAPACITY);
+        // Tokens are minted outside the timed part, each verified once: a
+        // miss and an insert every time, as under "every token once" load.
+        let mut minted = 0usize;
+        group.bench_function("verify (guard with its cache, every token new)", |b| {
+            b.iter_custom(|iters| {
+                let fresh: Vec<String> = (0..iters)
+                    .map(|_| {
+                        minted += 1;
+                        let openid = WeChatId::parse(&format!("o{minted:0>27}")).unwrap();
+                        let subject = Subject {
+                            openid: &openid,
+                            unionid: None,
+                            session_key: &session_key,
+                            auth_time: NOW,
+                        };
+                        issuer.issue(&keyring, &subject).unwrap().access_token
+                    })
+                    .collect();
+                let start = std::time::Instant::now();
+                for token in &fresh {
+                    black_box(cached.verify(black_box(token)).unwrap());
+                }
+                start.elapsed()
+            })
+        });
+        group.bench_function("verify (guard with its cache, hit)", |b| {
+            b.iter(|| cached.verify(black_box(&token)).unwrap())
+        });
         group.bench_function("jsonwebtoken::decode (baseline)", |b| {
             b.iter(|| {
                 jsonwebtoken::decode::<Claims>(black_box(&token), key.decoding_key(), &validation)
