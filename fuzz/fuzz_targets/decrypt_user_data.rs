@@ -7,10 +7,20 @@ use wxauth::domain::SessionKey;
 use wxauth::wechat::decrypt_user_data;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let (encrypted, iv) = text.split_once('|').unwrap_or((text, "r7BXXKkLb8qrSNn05n0qiA=="));
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (encrypted, iv) = text
+        .split_once('|')
+        .unwrap_or((text, "r7BXXKkLb8qrSNn05n0qiA=="));
     let key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").expect("key");
-    if let Ok(plaintext) = decrypt_user_data(&key, encrypted, iv, "wx4f4bc4dec97d474b", "oGZUI0egBJY1zhBYw2KhdUfwVJJE") {
+    if let Ok(plaintext) = decrypt_user_data(
+        &key,
+        encrypted,
+        iv,
+        "wx4f4bc4dec97d474b",
+        "oGZUI0egBJY1zhBYw2KhdUfwVJJE",
+    ) {
         let value: serde_json::Value = serde_json::from_slice(&plaintext).expect("json");
         assert_eq!(value["watermark"]["appid"], "wx4f4bc4dec97d474b");
     }

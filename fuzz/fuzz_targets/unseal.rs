@@ -25,6 +25,9 @@ fuzz_target!(|data: &[u8]| {
         let index = usize::from(at) % bytes.len();
         let flip = with | 1;
         bytes[index] ^= flip;
-        assert!(key.unseal(&openid, "k", &URL_SAFE_NO_PAD.encode(&bytes)).is_err());
+        assert!(
+            key.unseal(&openid, "k", &URL_SAFE_NO_PAD.encode(&bytes))
+                .is_err()
+        );
     }
 });

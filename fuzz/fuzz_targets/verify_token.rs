@@ -12,7 +12,11 @@ fn verifier() -> &'static TokenVerifier {
     VERIFIER.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("wxauth-fuzz-keys-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
-        for (kid, alg) in [("ed", KeyAlg::Eddsa), ("ec", KeyAlg::Es256), ("rs", KeyAlg::Rs256)] {
+        for (kid, alg) in [
+            ("ed", KeyAlg::Eddsa),
+            ("ec", KeyAlg::Es256),
+            ("rs", KeyAlg::Rs256),
+        ] {
             let path = dir.join(format!("{kid}.pem"));
             if !path.exists() {
                 let pem = wxauth::keyring::generate_pem(alg).expect("keygen");
@@ -21,8 +25,16 @@ fn verifier() -> &'static TokenVerifier {
             }
         }
         let (keyring, _) = Keyring::load(&dir, None).expect("keys");
-        let policy = TokenPolicy { issuer: "wxauth".into(), audience: "wx1".into(), leeway: 30 };
-        TokenVerifier::new(SharedKeyring::new(keyring), policy, Arc::new(ManualClock::new(1_800_000_000)))
+        let policy = TokenPolicy {
+            issuer: "wxauth".into(),
+            audience: "wx1".into(),
+            leeway: 30,
+        };
+        TokenVerifier::new(
+            SharedKeyring::new(keyring),
+            policy,
+            Arc::new(ManualClock::new(1_800_000_000)),
+        )
     })
 }
 
