@@ -181,24 +181,8 @@ async fn on_sigterm_in_flight_logins_finish_new_connections_are_refused_and_the_
         )
         .mount(&wechat)
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    wxauth::keyring::write_new_key(
-        &dir.path().join("keys"),
-        FIRST_KID,
-        wxauth::keyring::KeyAlg::Eddsa,
-    )
-    .unwrap();
-    let uri = wechat.uri();
-    let server = Process::serve(
-        dir.path(),
-        &[
-            ("WXAUTH_BIND", "127.0.0.1:0"),
-            ("WECHAT_APPID", APPID),
-            ("WECHAT_SECRET", SECRET),
-            ("WECHAT_API_BASE", &uri),
-            ("WXAUTH_SHUTDOWN_TIMEOUT", "10"),
-        ],
-    );
+    let (_dir, server) =
+        serve_production_binary(&wechat.uri(), &[("WXAUTH_SHUTDOWN_TIMEOUT", "10")]);
     let base = server.wait_until_listening().expect("listening");
     let addr = base.trim_start_matches("http://").to_owned();
     let login = tokio::spawn({

@@ -293,28 +293,12 @@ async fn a_token_of_another_app_or_issuer_is_rejected() {
 
 #[tokio::test]
 async fn another_actix_service_mounting_the_guard_accepts_our_tokens() {
-    use actix_web::{App, HttpResponse, HttpServer, web};
-    use wxauth::guard::{Authenticated, Guard};
+    use wxauth::guard::Guard;
 
     // Arrange: wxauth, and a separate service on the same key folder.
     let app = spawn_app().await;
     let guard = Guard::from_dir(&app.keys_dir, "wxauth", APPID, 30).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(move || {
-        App::new().app_data(web::Data::new(guard.clone())).route(
-            "/hello",
-            web::get().to(|user: Authenticated| async move {
-                let key_len = user.session_key().map(|k| k.expose().len()).unwrap_or(0);
-                HttpResponse::Ok().body(format!("{} {key_len}", user.openid()))
-            }),
-        )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
+    let port = spawn_guarded_service(guard);
     // That service reads the wall clock: move a real login to it (the sealed
     // session_key stays valid, it is bound to openid and kid only).
     let (header, mut claims) = decode_parts(&app.login().await);
@@ -372,8 +356,7 @@ async fn another_scheme_or_an_empty_bearer_counts_as_no_token_sent() {
 
 #[tokio::test]
 async fn a_service_using_guard_from_dir_accepts_a_key_published_after_it_started() {
-    use actix_web::{App, HttpResponse, HttpServer, web};
-    use wxauth::guard::{Authenticated, Guard};
+    use wxauth::guard::Guard;
     use wxauth::keyring::{KeyAlg, write_new_key};
 
     // Arrange: the service loads the folder; then a newer key appears and
@@ -384,21 +367,7 @@ async fn a_service_using_guard_from_dir_accepts_a_key_published_after_it_started
         guard.reloader().is_some(),
         "from_dir rescans on unknown kids"
     );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(move || {
-        App::new().app_data(web::Data::new(guard.clone())).route(
-            "/hello",
-            web::get().to(|user: Authenticated| async move {
-                HttpResponse::Ok().body(user.openid().to_owned())
-            }),
-        )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
+    let port = spawn_guarded_service(guard);
     write_new_key(&app.keys_dir, "20990101T000000Z", KeyAlg::Es256).unwrap();
     assert!(app.reloader.rescan("test"));
     let (header, mut claims) = decode_parts(&app.login().await);
@@ -419,4 +388,28 @@ async fn a_service_using_guard_from_dir_accepts_a_key_published_after_it_started
 
     // Assert
     assert_eq!(response.status(), 200);
+}
+
+/// A separate actix-web service mounting `guard` on `GET /hello`, which
+/// answers "<openid> <length of the unsealed session_key, or 0>". Its port.
+fn spawn_guarded_service(guard: wxauth::guard::Guard) -> u16 {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    use wxauth::guard::Authenticated;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        App::new().app_data(web::Data::new(guard.clone())).route(
+            "/hello",
+            web::get().to(|user: Authenticated| async move {
+                let key_len = user.session_key().map(|k| k.expose().len()).unwrap_or(0);
+                HttpResponse::Ok().body(format!("{} {key_len}", user.openid()))
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    port
 }

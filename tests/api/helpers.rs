@@ -378,6 +378,23 @@ pub fn run_wxauth(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, Stri
     )
 }
 
+/// The real binary in production mode against the fake WeChat at
+/// `wechat_uri`, in a fresh folder holding one key (`FIRST_KID`), with
+/// `extra` settings; the folder lives as long as the returned TempDir.
+pub fn serve_production_binary(wechat_uri: &str, extra: &[(&str, &str)]) -> (TempDir, Process) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_new_key(&dir.path().join("keys"), FIRST_KID, KeyAlg::Eddsa).expect("keygen");
+    let mut env = vec![
+        ("WXAUTH_BIND", "127.0.0.1:0"),
+        ("WECHAT_APPID", APPID),
+        ("WECHAT_SECRET", SECRET),
+        ("WECHAT_API_BASE", wechat_uri),
+    ];
+    env.extend_from_slice(extra);
+    let process = Process::serve(dir.path(), &env);
+    (dir, process)
+}
+
 impl Process {
     /// Starts `wxauth serve` in `dir` with exactly `env` (plus PATH).
     pub fn serve(dir: &Path, env: &[(&str, &str)]) -> Self {

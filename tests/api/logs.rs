@@ -65,26 +65,9 @@ async fn a_whole_login_at_trace_level_logs_no_secret() {
         ))
         .mount(&wechat)
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    wxauth::keyring::write_new_key(
-        &dir.path().join("keys"),
-        FIRST_KID,
-        wxauth::keyring::KeyAlg::Eddsa,
-    )
-    .unwrap();
+    let (dir, server) = serve_production_binary(&wechat.uri(), &[("RUST_LOG", "trace")]);
     let key_file =
         std::fs::read_to_string(dir.path().join("keys").join(format!("{FIRST_KID}.pem"))).unwrap();
-    let uri = wechat.uri();
-    let server = Process::serve(
-        dir.path(),
-        &[
-            ("WXAUTH_BIND", "127.0.0.1:0"),
-            ("WECHAT_APPID", APPID),
-            ("WECHAT_SECRET", SECRET),
-            ("WECHAT_API_BASE", &uri),
-            ("RUST_LOG", "trace"),
-        ],
-    );
     let base = server.wait_until_listening().expect("listening");
     let client = reqwest::Client::new();
 
