@@ -189,26 +189,34 @@ impl TokenVerifier {
     /// cached token skips the signature but not the time, and only while
     /// its kid still names the key generation that verified it.
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, Rejection> {
-        let Some(cache) = &self.cache else {
-            let verified = self.verify_signed(token)?;
-            self.check_time(&verified.claims)?;
-            return Ok(verified);
-        };
-        if let Some(hit) = cache.get(token) {
-            let keyring = self.keyring.load();
-            if keyring
-                .get(hit.key.kid())
-                .is_some_and(|key| Arc::ptr_eq(key, &hit.key))
-            {
-                self.check_time(&hit.claims)?;
-                return Ok(hit);
-            }
-            cache.remove(token);
+        if let Some(hit) = self.cached_hit(token) {
+            self.check_time(&hit.claims)?;
+            return Ok(hit);
         }
         let verified = self.verify_signed(token)?;
         self.check_time(&verified.claims)?;
-        cache.insert(token, verified.clone());
+        if let Some(cache) = &self.cache {
+            cache.insert(token, verified.clone());
+        }
         Ok(verified)
+    }
+
+    /// The cached verification of `token`, if there is one and its kid still
+    /// names the very key generation that verified it; a stale entry is
+    /// dropped.
+    fn cached_hit(&self, token: &str) -> Option<VerifiedToken> {
+        let cache = self.cache.as_ref()?;
+        let hit = cache.get(token)?;
+        let keyring = self.keyring.load();
+        if keyring
+            .get(hit.key.kid())
+            .is_some_and(|key| Arc::ptr_eq(key, &hit.key))
+        {
+            Some(hit)
+        } else {
+            cache.remove(token);
+            None
+        }
     }
 
     /// Every check but time: for `wxauth inspect`, which shows expired tokens.
