@@ -1,6 +1,7 @@
 'use strict';
-// Test helpers: the real wxauth binary in simulator mode, and a `wx` shim that
-// plays the mini-program runtime against it over real HTTP.
+// Test helpers: the real wxauth binary in simulator mode, and a simulated
+// device that the runtime shims (shims/) play the mini-program runtime with,
+// over real HTTP.
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -89,46 +90,56 @@ function postJson(url, body) {
 }
 
 /**
- * A `wx` shim for one simulated user.
- * - login(): POST /sim/login {user} on the server, success({code, errMsg})
- * - request(): wx.request over node:http (JSON bodies, query strings for GET,
- *   data parsed as JSON when it parses; success for every HTTP status, fail only
- *   when no answer came; complete after either)
- * - storage: an in-memory Map; values round-trip through JSON like the real storage.
+ * One simulated device (a user of one app) behind the runtime shims in
+ * shims/: the shims turn each runtime's API (wx, qq, tt, uni, Taro) into these
+ * few primitives, and the tests watch and steer the device here, whatever the
+ * runtime.
+ * - simLogin(): POST /sim/login {user, appid} on the server (what the
+ *   runtime's login call gives), or `fakeCode` when a test sets one;
+ * - http(): the runtime's request over node:http (JSON bodies, query strings
+ *   for GET, data parsed as JSON when it parses; an answer for every HTTP
+ *   status, an error only when no answer came);
+ * - storage: an in-memory Map; values round-trip through JSON like the real
+ *   storage; absent keys read as '' as in the runtimes.
  * Counters: loginCalls, and `requests` (every request made: {method, url, auth}).
  * Hooks, for tests that must not depend on timing:
  * - `beforeRequest(options)` may rewrite a request before it is sent;
  * - `onResponse({url, statusCode}, deliver)` decides when an answer reaches the
- *   caller (call `deliver()` now or later).
+ *   caller (call `deliver()` now or later);
+ * - `onLogin(release)` decides when a login call goes to the server;
+ * - `onSave(key)` runs after each storage write.
+ * @param {string} baseUrl
+ * @param {{user: string, appid: string}} app  the user, and the appid the
+ *   runtime's account-info call reports
  */
-function makeWx(baseUrl, user) {
+function makeDevice(baseUrl, { user, appid }) {
   const store = new Map();
-  const shim = {
+  const dev = {
+    baseUrl,
+    user,
+    appid,
+    accountInfo: true,
     loginCalls: 0,
     requests: [],
     beforeRequest: null,
     onResponse: null,
-    store,
-    login({ success, fail, complete } = {}) {
-      shim.loginCalls += 1;
-      postJson(baseUrl + '/sim/login', { user }).then(
-        (r) => {
-          if (r.status === 200 && r.body.code) {
-            success && success({ code: r.body.code, errMsg: 'login:ok' });
-          } else {
-            fail && fail({ errMsg: 'login:fail ' + r.status });
-          }
-          complete && complete();
-        },
-        (err) => {
-          fail && fail({ errMsg: 'login:fail ' + err.message });
-          complete && complete();
-        }
-      );
+    onLogin: null,
+    onSave: null,
+    fakeCode: null,
+    simLogin(done) {
+      dev.loginCalls += 1;
+      const go = () => {
+        if (dev.fakeCode) return done(null, dev.fakeCode);
+        postJson(baseUrl + '/sim/login', { user, appid }).then(
+          (r) => (r.status === 200 && r.body.code ? done(null, r.body.code) : done('login:fail ' + r.status)),
+          (err) => done('login:fail ' + err.message)
+        );
+      };
+      if (dev.onLogin) dev.onLogin(go);
+      else go();
     },
-    request(options) {
-      if (shim.beforeRequest) options = shim.beforeRequest(Object.assign({}, options)) || options;
-      const { success, fail, complete } = options;
+    http(options, done) {
+      if (dev.beforeRequest) options = dev.beforeRequest(Object.assign({}, options)) || options;
       const method = (options.method || 'GET').toUpperCase();
       const headers = Object.assign({ 'content-type': 'application/json' }, options.header);
       let url = options.url;
@@ -142,39 +153,37 @@ function makeWx(baseUrl, user) {
         }
       }
       const auth = Object.entries(headers).find(([k]) => k.toLowerCase() === 'authorization');
-      shim.requests.push({ method, url: url.replace(baseUrl, ''), auth: auth ? auth[1] : undefined });
+      const path = url.startsWith(baseUrl) ? url.slice(baseUrl.length) : url;
+      dev.requests.push({ method, url: path, auth: auth ? auth[1] : undefined, body });
       rawRequest(url, { method, headers, body }, (err, res, text) => {
-        if (err) {
-          fail && fail({ errMsg: 'request:fail ' + err.message });
-          complete && complete();
-          return;
-        }
+        if (err) return done('request:fail ' + err.message);
         let data = text;
-        try { data = JSON.parse(text); } catch (_) { /* wx leaves non-JSON as text */ }
-        const deliver = () => {
-          success && success({ data, statusCode: res.statusCode, header: res.headers, errMsg: 'request:ok' });
-          complete && complete();
-        };
-        if (shim.onResponse) shim.onResponse({ url: url.replace(baseUrl, ''), statusCode: res.statusCode }, deliver);
+        try { data = JSON.parse(text); } catch (_) { /* the runtimes leave non-JSON as text */ }
+        const header = {};
+        for (const [k, v] of Object.entries(res.headers)) header[k] = Array.isArray(v) ? v.join(', ') : String(v);
+        const deliver = () => done(null, { data, statusCode: res.statusCode, header });
+        if (dev.onResponse) dev.onResponse({ url: path, statusCode: res.statusCode }, deliver);
         else deliver();
       });
-      return { abort() {} };
     },
-    setStorageSync(key, value) {
-      store.set(key, JSON.stringify(value));
+    storage: {
+      get: (key) => (store.has(key) ? JSON.parse(store.get(key)) : ''),
+      set: (key, value) => {
+        store.set(key, JSON.stringify(value));
+        if (dev.onSave) dev.onSave(key);
+      },
+      remove: (key) => { store.delete(key); },
     },
-    getStorageSync(key) {
-      return store.has(key) ? JSON.parse(store.get(key)) : '';
-    },
-    removeStorageSync(key) {
-      store.delete(key);
-    },
+    /** what is stored under `key` ('' when nothing) */
+    get: (key) => (store.has(key) ? JSON.parse(store.get(key)) : ''),
+    /** store a value without the onSave hook */
+    set: (key, value) => { store.set(key, JSON.stringify(value)); },
     /** requests to one path, e.g. count('/auth/refresh') */
     count(p) {
-      return shim.requests.filter((r) => r.url === p).length;
+      return dev.requests.filter((r) => r.url === p).length;
     },
   };
-  return shim;
+  return dev;
 }
 
 /** The claims of a JWT, unverified (the client never needs more). */
@@ -182,4 +191,4 @@ function claims(token) {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
 }
 
-module.exports = { startServer, makeWx, claims, BIN };
+module.exports = { startServer, makeDevice, postJson, rawRequest, claims, BIN };
