@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Client-side tests, run from a clean checkout (CI: `bash clients/run-tests.sh`
 # from the repository root):
-#   1. the mini-program client (clients/miniprogram) against the real server,
+#   1. the mini-program client (clients/miniprogram): `npm ci` (TypeScript and
+#      the runtimes' typings), then node --test, which runs
+#      - the client on wx, qq, tt, uni and Taro through shims, against the real
+#        server in simulator mode (its three apps) and a fake for error answers,
+#      - tsc --noEmit --strict: each shim against its runtime's typings, the
+#        client's declarations against the real runtime objects, and
+#        miniprogram_dist/ against a fresh build of src/,
+#      - npm pack installed into an empty mini-program project (loads, logs in,
+#        and the example mini-program in examples/miniprogram type-checks);
 #   2. JWT interop: tokens verified by jose with the JWK Set (interop/).
 # Both start target/debug/wxauth in simulator mode (WXAUTH_BIN overrides it).
-# Needs Node 20+ and npm; the interop tests install jose with `npm ci`.
+# Needs Node 20+ and npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,8 +24,12 @@ if [ ! -x "$WXAUTH_BIN" ]; then
   cargo build
 fi
 
-say "mini-program client: node --test clients/miniprogram/test"
-node --test --test-reporter=spec clients/miniprogram/test/*.test.js
+say "mini-program client: npm ci && node --test (runtimes, types, npm pack)"
+(
+  cd clients/miniprogram
+  npm ci --no-audit --no-fund
+  node --test --test-reporter=spec test/*.test.js
+)
 
 say "JWT interop (jose): npm ci && node --test interop/test"
 (
