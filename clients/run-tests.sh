@@ -24,16 +24,22 @@ if [ ! -x "$WXAUTH_BIN" ]; then
   cargo build
 fi
 
+# Both parts run whatever the first gives; the script fails if either failed.
+# (Each part chains with &&: `set -e` does not apply inside a `( ... ) ||`.)
+status=0
+
 say "mini-program client: npm ci && node --test (runtimes, types, npm pack)"
 (
-  cd clients/miniprogram
-  npm ci --no-audit --no-fund
+  cd clients/miniprogram &&
+  npm ci --no-audit --no-fund &&
   node --test --test-reporter=spec test/*.test.js
-)
+) || status=1
 
 say "JWT interop (jose): npm ci && node --test interop/test"
 (
-  cd interop
-  npm ci --no-audit --no-fund
+  cd interop &&
+  npm ci --no-audit --no-fund &&
   node --test --test-reporter=spec test/*.test.js
-)
+) || status=1
+
+exit "$status"
