@@ -31,7 +31,7 @@ fn per_algorithm(c: &mut Criterion) {
         let openid = WeChatId::parse("oGZUI0egBJY1zhBYw2KhdUfwVJJE").unwrap();
         let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
         let subject = Subject {
-            openid: &openid,
+            openid: openid.as_str(),
             unionid: None,
             session_key: &session_key,
             auth_time: NOW,
@@ -83,7 +83,7 @@ fn per_algorithm(c: &mut Criterion) {
                         minted += 1;
                         let openid = WeChatId::parse(&format!("o{minted:0>27}")).unwrap();
                         let subject = Subject {
-                            openid: &openid,
+                            openid: openid.as_str(),
                             unionid: None,
                             session_key: &session_key,
                             auth_time: NOW,

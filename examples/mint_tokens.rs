@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..count {
         let openid = WeChatId::parse(&format!("oMINT{i:0>23}"))?;
         let subject = Subject {
-            openid: &openid,
+            openid: openid.as_str(),
             unionid: None,
             session_key: &session_key,
             auth_time: clock.now(),

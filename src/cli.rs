@@ -1,42 +1,43 @@
 //! The command line: `serve` (the default), `keygen`, `keys`, `inspect`.
 
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Settings;
+use crate::config::{self, EnvError, KeyFolder, KeySettings, Listen, LogSettings, Settings};
 use crate::keyring::{self, KeyAlg, Keyring, SharedKeyring};
 use crate::startup::Application;
 use crate::token::{TokenPolicy, TokenVerifier};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use clap::{Parser, Subcommand};
+use clap::{Args as _, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use std::io::Read as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-/// wxauth: a stateless login server for WeChat mini-programs.
+/// wxauth: a stateless login server for mini-programs.
 ///
 /// Configuration comes from the environment and from a `.env` file in the
-/// working directory; see README.md and .env.example.
+/// working directory; `wxauth serve --help` lists every variable.
 #[derive(Debug, Parser)]
 #[command(name = "wxauth", version)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Command,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (the default).
-    Serve,
+    /// Run the server (the default). Every setting comes from the
+    /// environment (or .env in the working directory), or from the flag of
+    /// the same name.
+    Serve(Box<Settings>),
     /// Write a new key generation DIR/<kid>.pem (mode 0600) and print its kid.
     Keygen {
-        /// The key's algorithm.
-        #[arg(long, value_enum, default_value = "eddsa")]
+        /// The key's algorithm: eddsa, es256 or rs256.
+        #[arg(long, default_value = "eddsa", value_parser = clap::value_parser!(KeyAlg))]
         alg: KeyAlg,
         /// The key folder.
-        #[arg(long, env = "WXAUTH_KEYS_DIR", default_value = "keys")]
-        dir: PathBuf,
+        #[command(flatten)]
+        folder: KeyFolder,
         /// The kid (file stem); default the UTC time YYYYMMDDTHHMMSSZ, so
         /// newer keys sort later and sign.
         #[arg(long)]
@@ -44,9 +45,9 @@ pub enum Command {
     },
     /// List the keys: kid, alg, whether it signs, file.
     Keys {
-        /// The key folder.
-        #[arg(long, env = "WXAUTH_KEYS_DIR", default_value = "keys")]
-        dir: PathBuf,
+        /// The key folder and the signing pin.
+        #[command(flatten)]
+        keys: KeySettings,
     },
     /// Verify a token against the key files and print its header and claims
     /// (never the session_key). Pass `-` to read the token from stdin, which
@@ -54,7 +55,59 @@ pub enum Command {
     Inspect {
         /// The token, or `-` for stdin.
         token: String,
+        /// The server's settings (issuer, appid, keys).
+        #[command(flatten)]
+        settings: Box<Settings>,
     },
+    /// Ask the server on this machine whether it serves: GET /healthz on
+    /// loopback at WXAUTH_BIND's port. Exit 0 (silently) or 1; for a
+    /// container's HEALTHCHECK, which has no curl.
+    Healthcheck {
+        /// The server's listen address.
+        #[command(flatten)]
+        listen: Listen,
+    },
+}
+
+/// Parses the command line `args` (with the program name first), taking
+/// every setting the chosen subcommand has from `lookup` (the environment)
+/// unless a flag gives it. `wxauth` alone is `wxauth serve`.
+pub fn parse(
+    mut args: Vec<String>,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Cli, EnvError> {
+    let command = Cli::command();
+    let first = args.get(1).cloned();
+    let subcommand = match first.as_deref() {
+        None => {
+            args.push("serve".to_owned());
+            Some("serve".to_owned())
+        }
+        Some(name) if command.find_subcommand(name).is_some() => Some(name.to_owned()),
+        // Flags with no subcommand: `wxauth --version`, `wxauth --bind ...`.
+        Some(flag)
+            if flag.starts_with('-') && !matches!(flag, "-h" | "--help" | "-V" | "--version") =>
+        {
+            args.insert(1, "serve".to_owned());
+            Some("serve".to_owned())
+        }
+        Some(_) => None,
+    };
+    // Help shows the variables, so it is rendered from the command that
+    // still knows them.
+    if args
+        .iter()
+        .any(|arg| matches!(arg.as_str(), "-h" | "--help" | "help"))
+    {
+        return Err(EnvError::Usage(
+            command
+                .try_get_matches_from(&args)
+                .err()
+                .unwrap_or_else(|| clap::Error::new(clap::error::ErrorKind::DisplayHelp)),
+        ));
+    }
+    let matches = config::with_env(command, args, subcommand.as_deref(), lookup)?;
+    Cli::from_arg_matches(&matches).map_err(EnvError::Usage)
 }
 
 /// Reads `.env` from the working directory, if there is one. A line that
@@ -62,7 +115,11 @@ pub enum Command {
 /// after it would silently be missing. The line's text is never shown (it
 /// may hold the app secret), only its number.
 pub fn load_dotenv() -> Result<(), String> {
-    match dotenvy::dotenv() {
+    // Only the working directory's: `dotenvy::dotenv()` would also search
+    // every parent folder up to /, where anyone with write access to a
+    // shared folder could plant settings (WECHAT_API_BASE, which receives
+    // the app secret).
+    match dotenvy::from_path(".env") {
         Ok(_) => Ok(()),
         Err(e) if e.not_found() => Ok(()),
         Err(dotenvy::Error::LineParse(text, _)) => {
@@ -80,31 +137,27 @@ pub fn load_dotenv() -> Result<(), String> {
     }
 }
 
-/// Starts env_logger with `RUST_LOG` (default `info`), refusing a filter it
-/// cannot parse rather than serving with a half-understood one.
+/// Starts the logger from `RUST_LOG` (default `info`) and
+/// `WXAUTH_LOG_FORMAT`, refusing a filter it cannot parse rather than
+/// serving with a half-understood one.
 pub fn init_logging() -> Result<(), String> {
-    let spec = std::env::var("RUST_LOG").unwrap_or_default();
-    let spec = if spec.trim().is_empty() {
-        "info".to_owned()
-    } else {
-        spec
-    };
-    env_filter::Builder::new().try_parse(&spec).map_err(|e| {
-        format!(
-            "RUST_LOG: {spec:?} is not a log filter ({e}); e.g. info or wxauth=debug,actix_web=info"
-        )
-    })?;
-    env_logger::Builder::new().parse_filters(&spec).init();
-    Ok(())
+    let lookup = |name: &str| std::env::var(name).ok();
+    let settings: LogSettings = config::parse_env(
+        LogSettings::augment_args(clap::Command::new("wxauth")),
+        &lookup,
+    )
+    .map_err(|e| e.to_string())?;
+    crate::logging::init(&settings)
 }
 
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve().await,
-        Command::Keygen { alg, dir, kid } => keygen(alg, dir, kid),
-        Command::Keys { dir } => keys(dir),
-        Command::Inspect { token } => inspect(&token),
+    let result = match cli.command {
+        Command::Serve(settings) => serve(*settings).await,
+        Command::Keygen { alg, folder, kid } => keygen(alg, &folder, kid),
+        Command::Keys { keys } => list_keys(&keys),
+        Command::Inspect { token, settings } => inspect(&token, &settings),
+        Command::Healthcheck { listen } => healthcheck(&listen).await,
     };
     match result {
         Ok(code) => code,
@@ -116,9 +169,16 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
-async fn serve() -> Result<i32, String> {
-    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+async fn serve(settings: Settings) -> Result<i32, String> {
+    settings.validate().map_err(|e| e.to_string())?;
     let simulator = settings.is_simulator();
+    if simulator && !settings.listen.bind.ip().is_loopback() {
+        log::warn!(
+            "WXAUTH_SIMULATOR=on on {}: anyone who reaches this port can log in as anyone. \
+             Never expose it beyond a developer's machine",
+            settings.listen.bind
+        );
+    }
     let clock: SharedClock = Arc::new(SystemClock);
     let app = Application::build(settings, clock)
         .await
@@ -142,9 +202,10 @@ async fn serve() -> Result<i32, String> {
     Ok(0)
 }
 
-fn keygen(alg: KeyAlg, dir: PathBuf, kid: Option<String>) -> Result<i32, String> {
+fn keygen(alg: KeyAlg, folder: &KeyFolder, kid: Option<String>) -> Result<i32, String> {
+    let dir = &folder.dir;
     let kid = kid.unwrap_or_else(|| keyring::default_kid(chrono::Utc::now()));
-    let path = keyring::write_new_key(&dir, &kid, alg).map_err(|e| {
+    let path = keyring::write_new_key(dir, &kid, alg).map_err(|e| {
         format!(
             "cannot write {}: {e}",
             dir.join(format!("{kid}.pem")).display()
@@ -155,11 +216,9 @@ fn keygen(alg: KeyAlg, dir: PathBuf, kid: Option<String>) -> Result<i32, String>
     Ok(0)
 }
 
-fn keys(dir: PathBuf) -> Result<i32, String> {
-    let pin = std::env::var("WXAUTH_SIGNING_KID")
-        .ok()
-        .filter(|kid| !kid.is_empty());
-    let (keyring, broken) = Keyring::load(&dir, pin.as_deref()).map_err(|e| e.to_string())?;
+fn list_keys(keys: &KeySettings) -> Result<i32, String> {
+    let (keyring, broken) =
+        Keyring::load(&keys.folder.dir, keys.signing_kid.as_deref()).map_err(|e| e.to_string())?;
     println!("{:<24} {:<6} {:<11} FILE", "KID", "ALG", "ROLE");
     for key in keyring.keys() {
         let role = if key.kid() == keyring.signing().kid() {
@@ -188,7 +247,8 @@ fn keys(dir: PathBuf) -> Result<i32, String> {
     Ok(0)
 }
 
-fn inspect(token: &str) -> Result<i32, String> {
+fn inspect(token: &str, settings: &Settings) -> Result<i32, String> {
+    settings.validate().map_err(|e| e.to_string())?;
     let token = if token == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -198,14 +258,12 @@ fn inspect(token: &str) -> Result<i32, String> {
     } else {
         token.to_owned()
     };
-    let settings = Settings::from_env().map_err(|e| e.to_string())?;
-    let (keyring, _) = Keyring::load(&settings.keys_dir, settings.signing_kid.as_deref())
-        .map_err(|e| e.to_string())?;
-    let policy = TokenPolicy {
-        issuer: settings.issuer.clone(),
-        audience: settings.appid().to_owned(),
-        leeway: settings.leeway,
-    };
+    let (keyring, _) = Keyring::load(
+        &settings.keys.folder.dir,
+        settings.keys.signing_kid.as_deref(),
+    )
+    .map_err(|e| e.to_string())?;
+    let policy = TokenPolicy::new(&settings.issuer, settings.appid(), settings.leeway);
     let verifier = TokenVerifier::new(SharedKeyring::new(keyring), policy, Arc::new(SystemClock));
     let verified = verifier
         .verify_signed(&token)
@@ -237,5 +295,35 @@ fn inspect(token: &str) -> Result<i32, String> {
             println!("status: signature valid, but {reason}");
             Ok(1)
         }
+    }
+}
+
+/// How long `wxauth healthcheck` waits for the answer.
+const HEALTHCHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+async fn healthcheck(listen: &Listen) -> Result<i32, String> {
+    // The server listens on the wildcard in a container; ask it on loopback
+    // of the same family.
+    let ip = match listen.bind.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv6() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    let url = format!(
+        "http://{}/healthz",
+        std::net::SocketAddr::new(ip, listen.bind.port())
+    );
+    let answer = reqwest::Client::builder()
+        .timeout(HEALTHCHECK_TIMEOUT)
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?
+        .get(&url)
+        .send()
+        .await;
+    match answer {
+        Ok(response) if response.status().is_success() => Ok(0),
+        Ok(response) => Err(format!("{url} answered {}", response.status())),
+        Err(e) => Err(format!("{url}: {}", e.without_url())),
     }
 }

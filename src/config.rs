@@ -1,16 +1,28 @@
-//! Settings, read once from the environment (and `.env`) and validated at
-//! start. Every error names the variable it is about.
+//! Settings (SPEC section 2), declared once: every variable is a field below
+//! with its environment name, default, validation and doc comment, so
+//! `wxauth serve --help` documents them all, and nothing else in the crate
+//! reads the environment.
+//!
+//! The environment (and `.env`) is read through [`Settings::from_lookup`],
+//! which hands clap every set variable as its flag: an empty value counts as
+//! unset (so `.env` lines like `WECHAT_APPID=` do what they look like), and
+//! every error names the variable, never clap's flag.
 
+use crate::edge::TrustedProxies;
+use clap::{Args, CommandFactory as _, Parser, ValueEnum};
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The appid the simulator plays, and so the `aud` of simulator tokens.
+/// The appid the simulator's WeChat mini-program plays, and so the `aud` of
+/// its tokens.
 pub const SIMULATOR_APPID: &str = "wxsimulator0000000";
 /// The app secret the simulator expects; not a secret, it guards nothing.
 pub const SIMULATOR_SECRET: &str = "simulator-secret";
+/// `WXAUTH_BIND`'s default.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 /// WeChat's API host.
 pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
 
@@ -19,21 +31,44 @@ pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
 #[error("{variable}: {message}")]
 pub struct ConfigError {
     /// The environment variable at fault.
-    pub variable: &'static str,
+    pub variable: String,
     /// What is wrong with it, and what would be right.
     pub message: String,
 }
 
 impl ConfigError {
-    fn new(variable: &'static str, message: impl Into<String>) -> Self {
+    /// An error about `variable`.
+    pub fn new(variable: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            variable,
+            variable: variable.into(),
             message: message.into(),
         }
     }
 }
 
-/// Whom wxauth talks to for code2Session.
+/// `WXAUTH_SIMULATOR`: when the built-in simulator (SPEC section 6) serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SimulatorSwitch {
+    /// When no app is configured, on a loopback bind only.
+    #[default]
+    Auto,
+    /// On any bind, with a warning (a container on a developer's machine).
+    On,
+    /// Never: no app configured refuses to start.
+    Off,
+}
+
+/// `WXAUTH_LOG_FORMAT`: how log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LogFormat {
+    /// env_logger's text lines.
+    #[default]
+    Text,
+    /// One JSON object a line: `ts`, `level`, `target`, `msg`, request fields.
+    Json,
+}
+
+/// Whom wxauth talks to for code2Session, decided once from the settings.
 #[derive(Debug, Clone)]
 pub enum WeChatMode {
     /// Real WeChat, with the mini-program's credentials.
@@ -42,41 +77,187 @@ pub enum WeChatMode {
         appid: String,
         /// `WECHAT_SECRET`: the app secret; never logged.
         secret: SecretString,
+        /// `WECHAT_API_BASE`: where code2Session is called, no trailing slash.
+        api_base: String,
     },
-    /// The built-in simulator (SPEC section 6); only on a loopback bind.
-    Simulator,
+    /// The built-in simulator (SPEC section 6).
+    Simulator {
+        /// `WECHAT_API_BASE` if set; else the server's own `/sim` routes.
+        api_base: Option<String>,
+    },
 }
 
-/// All of wxauth's settings (SPEC section 2).
-#[derive(Debug, Clone)]
+/// The logging settings, read before anything else (they decide how the
+/// other settings' errors are written).
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// Log filter (env_logger syntax), e.g. `info`, `debug`,
+    /// `wxauth=debug,actix_web=info`. No level logs a secret.
+    #[arg(
+        long = "log",
+        env = "RUST_LOG",
+        default_value = "info",
+        value_name = "FILTER"
+    )]
+    pub filter: String,
+    /// `text` (env_logger's lines) or `json` (one JSON object a line, for
+    /// log platforms).
+    #[arg(long, env = "WXAUTH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// All of wxauth's settings (SPEC section 2). Read with [`Settings::from_env`].
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "wxauth serve",
+    about = "Run the server. Every setting comes from the environment (or .env in the working directory)."
+)]
 pub struct Settings {
-    /// `WXAUTH_BIND`: the listen address; port 0 picks a free port.
-    pub bind: SocketAddr,
-    /// `WECHAT_APPID` and `WECHAT_SECRET`: production or simulator.
-    pub wechat: WeChatMode,
-    /// `WECHAT_API_BASE`: where code2Session is called, without a trailing
-    /// slash. `None` in simulator mode when unset: the server's own `/sim`.
-    pub api_base: Option<String>,
-    /// `WXAUTH_KEYS_DIR`: the folder of `<kid>.pem` key files.
-    pub keys_dir: PathBuf,
-    /// `WXAUTH_SIGNING_KID`: the kid that signs; unset, the greatest kid.
-    pub signing_kid: Option<String>,
-    /// `WXAUTH_ISSUER`: the `iss` claim.
+    /// Where the server listens.
+    #[command(flatten)]
+    pub listen: Listen,
+
+    /// The WeChat mini-program's appid (one-app shorthand; set
+    /// WECHAT_SECRET too).
+    #[arg(long, env = "WECHAT_APPID", value_parser = parse_appid, value_name = "APPID")]
+    pub wechat_appid: Option<String>,
+
+    /// The mini-program's app secret; never logged.
+    #[arg(long, env = "WECHAT_SECRET", value_parser = parse_secret, hide_env_values = true, value_name = "SECRET")]
+    pub wechat_secret: Option<SecretString>,
+
+    /// A TOML file of several mini-programs, of any platform (SPEC section
+    /// 8); refuses to start if WECHAT_APPID is set too.
+    #[arg(long, env = "WXAUTH_APPS_FILE", value_name = "FILE")]
+    pub apps_file: Option<PathBuf>,
+
+    /// `auto`: the simulator when no app is configured, on a loopback bind
+    /// only; `on`: on any bind, with a warning; `off`: no app configured
+    /// refuses to start.
+    #[arg(long, env = "WXAUTH_SIMULATOR", value_enum, default_value_t = SimulatorSwitch::Auto)]
+    pub simulator: SimulatorSwitch,
+
+    /// Base URL for code2Session (tests point it at a fake). Default WeChat's
+    /// own; in simulator mode this server's /sim routes.
+    #[arg(long, env = "WECHAT_API_BASE", value_parser = parse_base_url, value_name = "URL")]
+    pub wechat_api_base: Option<String>,
+
+    /// Folder of key files `<kid>.pem` (SPEC section 4).
+    #[command(flatten)]
+    pub keys: KeySettings,
+
+    /// The `iss` claim of issued tokens, and the one required of presented
+    /// ones.
+    #[arg(long, env = "WXAUTH_ISSUER", default_value = "wxauth", value_parser = parse_issuer, value_name = "ISS")]
     pub issuer: String,
-    /// `WXAUTH_TOKEN_TTL`: token lifetime in seconds.
+
+    /// Token lifetime, seconds (60 to 86400).
+    #[arg(long, env = "WXAUTH_TOKEN_TTL", default_value_t = 7200, value_parser = seconds(60, 86_400), value_name = "SECONDS")]
     pub token_ttl: i64,
-    /// `WXAUTH_SESSION_MAX_AGE`: seconds after login that refresh may renew.
+
+    /// How long after login /auth/refresh may renew, seconds (60 to
+    /// 31536000, at least WXAUTH_TOKEN_TTL).
+    #[arg(long, env = "WXAUTH_SESSION_MAX_AGE", default_value_t = 2_592_000, value_parser = seconds(60, 31_536_000), value_name = "SECONDS")]
     pub session_max_age: i64,
-    /// `WXAUTH_LEEWAY`: clock skew allowed on `exp`/`nbf`, seconds.
+
+    /// Clock skew allowed on exp/nbf/iat, seconds (0 to 300).
+    #[arg(long, env = "WXAUTH_LEEWAY", default_value_t = 30, value_parser = seconds(0, 300), value_name = "SECONDS")]
     pub leeway: i64,
-    /// `WXAUTH_KEYS_RELOAD`: seconds between rescans of the key folder.
-    pub keys_reload: Duration,
-    /// `WXAUTH_UPSTREAM_TIMEOUT`: the limit of one call to WeChat.
-    pub upstream_timeout: Duration,
-    /// `WXAUTH_MAX_UPSTREAM`: concurrent calls to WeChat before shedding.
+
+    /// Seconds between rescans of the key folder and the revocation file (1
+    /// to 86400).
+    #[arg(long, env = "WXAUTH_KEYS_RELOAD", default_value_t = 30, value_parser = seconds(1, 86_400), value_name = "SECONDS")]
+    pub keys_reload: i64,
+
+    /// Time limit of one call to the platform, seconds (1 to 60).
+    #[arg(long, env = "WXAUTH_UPSTREAM_TIMEOUT", default_value_t = 5, value_parser = seconds(1, 60), value_name = "SECONDS")]
+    pub upstream_timeout: i64,
+
+    /// Concurrent calls to the platforms; past it logins get 503
+    /// `overloaded` (1 to 100000).
+    #[arg(long, env = "WXAUTH_MAX_UPSTREAM", default_value_t = 256, value_parser = count(1, 100_000), value_name = "CALLS")]
     pub max_upstream: usize,
-    /// `WXAUTH_SHUTDOWN_TIMEOUT`: seconds in-flight requests get on SIGTERM.
-    pub shutdown_timeout: u64,
+
+    /// Seconds in-flight requests get after SIGTERM (0 to 3600).
+    #[arg(long, env = "WXAUTH_SHUTDOWN_TIMEOUT", default_value_t = 30, value_parser = seconds(0, 3_600), value_name = "SECONDS")]
+    pub shutdown_timeout: i64,
+
+    /// The protections against clients (SPEC section 10).
+    #[command(flatten)]
+    pub edge: EdgeSettings,
+
+    /// The revocation and ban list (SPEC section 9).
+    #[arg(long, env = "WXAUTH_REVOCATIONS_FILE", value_name = "FILE")]
+    pub revocations_file: Option<PathBuf>,
+
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogSettings,
+}
+
+/// The listen address (the server's, and the one `wxauth healthcheck` asks).
+#[derive(Debug, Clone, Args)]
+pub struct Listen {
+    /// Listen address, IP and port; port 0 picks a free port.
+    #[arg(long, env = "WXAUTH_BIND", default_value = DEFAULT_BIND, value_parser = parse_bind, value_name = "ADDR")]
+    pub bind: SocketAddr,
+}
+
+/// The key folder (the server's, keygen's and keys').
+#[derive(Debug, Clone, Args)]
+pub struct KeyFolder {
+    /// Folder of key files `<kid>.pem` (PKCS#8: Ed25519, P-256 or RSA
+    /// 2048-4096).
+    #[arg(
+        long = "keys-dir",
+        visible_alias = "dir",
+        env = "WXAUTH_KEYS_DIR",
+        default_value = "keys",
+        value_name = "DIR"
+    )]
+    pub dir: PathBuf,
+}
+
+/// The key folder and which key signs (SPEC section 4).
+#[derive(Debug, Clone, Args)]
+pub struct KeySettings {
+    /// The folder.
+    #[command(flatten)]
+    pub folder: KeyFolder,
+
+    /// Pin the signing key by kid; unset: the kid in DIR/signing-kid, else
+    /// the greatest active kid.
+    #[arg(long, env = "WXAUTH_SIGNING_KID", value_parser = parse_kid, value_name = "KID")]
+    pub signing_kid: Option<String>,
+
+    /// Seconds a newly published key file verifies before it may sign; `0`:
+    /// at once (0 to 604800).
+    #[arg(long, env = "WXAUTH_KEY_ACTIVATION_DELAY", default_value_t = 600, value_parser = seconds(0, 604_800), value_name = "SECONDS")]
+    pub key_activation_delay: i64,
+}
+
+/// What protects the server from its clients (SPEC section 10).
+#[derive(Debug, Clone, Args)]
+pub struct EdgeSettings {
+    /// Seconds a client has to send a whole request, head and body; then the
+    /// connection closes (1 to 3600).
+    #[arg(long, env = "WXAUTH_CLIENT_TIMEOUT", default_value_t = 10, value_parser = seconds(1, 3_600), value_name = "SECONDS")]
+    pub client_timeout: i64,
+
+    /// Open client connections per process; past it new ones wait in the
+    /// backlog (1 to 1000000).
+    #[arg(long, env = "WXAUTH_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = count(1, 1_000_000), value_name = "CONNECTIONS")]
+    pub max_connections: usize,
+
+    /// Requests a second per client address to /auth/login, /auth/refresh,
+    /// /auth/check and /wx/*, with a burst of 5x; `0`: no limit.
+    #[arg(long, env = "WXAUTH_CLIENT_RATE", default_value_t = 20, value_parser = count(0, 1_000_000), value_name = "PER_SECOND")]
+    pub client_rate: usize,
+
+    /// Comma-separated addresses or CIDR blocks whose X-Forwarded-For names
+    /// the client; `none` trusts no proxy.
+    #[arg(long, env = "WXAUTH_TRUSTED_PROXIES", default_value = crate::edge::DEFAULT_TRUSTED_PROXIES, value_parser = parse_trusted_proxies, value_name = "CIDRS")]
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Settings {
@@ -90,155 +271,261 @@ impl Settings {
         Self::from_lookup(|name| map.get(name).cloned())
     }
 
-    /// Reads the settings through `lookup`. An empty value counts as unset,
-    /// so `.env` lines like `WECHAT_APPID=` do what they look like.
+    /// Reads the settings through `lookup`, then checks the rules that tie
+    /// several variables together.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let settings: Self = parse_env(Self::command(), &lookup)?;
+        settings.validate()?;
+        Ok(settings)
+    }
 
-        let bind = match get("WXAUTH_BIND") {
-            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(text) => text.trim().parse().map_err(|_| {
-                ConfigError::new(
-                    "WXAUTH_BIND",
-                    format!(
-                        "{text:?} is not an IP address and port such as 127.0.0.1:8080 or [::]:8080"
-                    ),
-                )
-            })?,
-        };
-
-        let wechat = match (get("WECHAT_APPID"), get("WECHAT_SECRET")) {
-            (Some(appid), Some(secret)) => {
-                let appid = appid.trim().to_owned();
-                if appid.len() > 64
-                    || !appid
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-                {
-                    return Err(ConfigError::new(
-                        "WECHAT_APPID",
-                        "must be the mini-program's appid (letters and digits, such as wx1234567890abcdef)",
-                    ));
-                }
-                WeChatMode::Production {
-                    appid,
-                    secret: SecretString::from(secret.trim()),
-                }
-            }
-            (None, None) => {
-                if !bind.ip().is_loopback() {
-                    return Err(ConfigError::new(
-                        "WXAUTH_BIND",
-                        format!(
-                            "{bind} is not a loopback address, and with WECHAT_APPID and WECHAT_SECRET unset \
-                             wxauth would run its WeChat simulator, which serves only on loopback. \
-                             Set both WECHAT_APPID and WECHAT_SECRET for production, or bind 127.0.0.1"
-                        ),
-                    ));
-                }
-                WeChatMode::Simulator
-            }
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    "WECHAT_SECRET",
-                    "is unset while WECHAT_APPID is set: set both for production, or neither for the simulator",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::new(
-                    "WECHAT_APPID",
-                    "is unset while WECHAT_SECRET is set: set both for production, or neither for the simulator",
-                ));
-            }
-        };
-
-        let api_base = match get("WECHAT_API_BASE") {
-            Some(text) => Some(parse_base_url(&text)?),
-            None if matches!(wechat, WeChatMode::Simulator) => None,
-            None => Some(DEFAULT_API_BASE.to_owned()),
-        };
-
-        let signing_kid = match get("WXAUTH_SIGNING_KID") {
-            None => None,
-            Some(kid) if crate::keyring::is_valid_kid(kid.trim()) => Some(kid.trim().to_owned()),
-            Some(_) => {
-                return Err(ConfigError::new(
-                    "WXAUTH_SIGNING_KID",
-                    "must be a kid: 1 to 64 characters of [A-Za-z0-9_-], the stem of a key file",
-                ));
-            }
-        };
-
-        let issuer = get("WXAUTH_ISSUER").unwrap_or_else(|| "wxauth".to_owned());
-        if issuer.len() > 256 || issuer.chars().any(char::is_control) {
-            return Err(ConfigError::new(
-                "WXAUTH_ISSUER",
-                "must be at most 256 characters with no control characters",
-            ));
-        }
-
-        let number =
-            |name: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
-                match get(name) {
-                    None => Ok(default),
-                    Some(text) => match text.trim().parse::<u64>() {
-                        Ok(value) if (min..=max).contains(&value) => Ok(value),
-                        _ => Err(ConfigError::new(
-                            name,
-                            format!("{text:?} is not a whole number from {min} to {max}"),
-                        )),
-                    },
-                }
-            };
-
-        let token_ttl = number("WXAUTH_TOKEN_TTL", 7200, 60, 86_400)?;
-        let session_max_age = number("WXAUTH_SESSION_MAX_AGE", 2_592_000, 60, 31_536_000)?;
-        if session_max_age < token_ttl {
+    /// The rules that tie several variables together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.mode()?;
+        if self.session_max_age < self.token_ttl {
             return Err(ConfigError::new(
                 "WXAUTH_SESSION_MAX_AGE",
-                format!("{session_max_age} is shorter than WXAUTH_TOKEN_TTL ({token_ttl})"),
+                format!(
+                    "{} is shorter than WXAUTH_TOKEN_TTL ({})",
+                    self.session_max_age, self.token_ttl
+                ),
             ));
         }
-        let leeway = number("WXAUTH_LEEWAY", 30, 0, 300)?;
-        let keys_reload = number("WXAUTH_KEYS_RELOAD", 30, 1, 86_400)?;
-        let upstream_timeout = number("WXAUTH_UPSTREAM_TIMEOUT", 5, 1, 60)?;
-        let max_upstream = number("WXAUTH_MAX_UPSTREAM", 256, 1, 100_000)?;
-        let shutdown_timeout = number("WXAUTH_SHUTDOWN_TIMEOUT", 30, 0, 3_600)?;
+        Ok(())
+    }
 
-        Ok(Self {
-            bind,
-            wechat,
-            api_base,
-            keys_dir: PathBuf::from(get("WXAUTH_KEYS_DIR").unwrap_or_else(|| "keys".to_owned())),
-            signing_kid,
-            issuer,
-            // The bounds above keep these far inside i64 and usize.
-            token_ttl: token_ttl as i64,
-            session_max_age: session_max_age as i64,
-            leeway: leeway as i64,
-            keys_reload: Duration::from_secs(keys_reload),
-            upstream_timeout: Duration::from_secs(upstream_timeout),
-            max_upstream: max_upstream as usize,
-            shutdown_timeout,
-        })
+    /// Production or simulator, from the credentials, `WXAUTH_SIMULATOR` and
+    /// the bind. Checked once by [`Settings::from_lookup`].
+    pub fn mode(&self) -> Result<WeChatMode, ConfigError> {
+        if self.apps_file.is_some() && self.wechat_appid.is_some() {
+            return Err(ConfigError::new(
+                "WXAUTH_APPS_FILE",
+                "is set and so is WECHAT_APPID: configure the apps in one place (the file, or WECHAT_APPID/WECHAT_SECRET for one WeChat app)",
+            ));
+        }
+        match (&self.wechat_appid, &self.wechat_secret) {
+            (Some(appid), Some(secret)) => Ok(WeChatMode::Production {
+                appid: appid.clone(),
+                secret: secret.clone(),
+                api_base: self
+                    .wechat_api_base
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_API_BASE.to_owned()),
+            }),
+            (Some(_), None) => Err(ConfigError::new(
+                "WECHAT_SECRET",
+                "is unset while WECHAT_APPID is set: set both for production, or neither for the simulator",
+            )),
+            (None, Some(_)) => Err(ConfigError::new(
+                "WECHAT_APPID",
+                "is unset while WECHAT_SECRET is set: set both for production, or neither for the simulator",
+            )),
+            (None, None) => self.simulator_mode(),
+        }
+    }
+
+    /// No app configured: the simulator, if `WXAUTH_SIMULATOR` allows it here.
+    fn simulator_mode(&self) -> Result<WeChatMode, ConfigError> {
+        let simulator = WeChatMode::Simulator {
+            api_base: self.wechat_api_base.clone(),
+        };
+        match self.simulator {
+            SimulatorSwitch::On => Ok(simulator),
+            SimulatorSwitch::Auto if self.listen.bind.ip().is_loopback() => Ok(simulator),
+            SimulatorSwitch::Auto => Err(ConfigError::new(
+                "WXAUTH_BIND",
+                format!(
+                    "{} is not a loopback address, and no app is configured (WECHAT_APPID and WECHAT_SECRET, \
+                     or WXAUTH_APPS_FILE), so wxauth would run its simulator, which lets anyone log in as \
+                     anyone. Configure an app for production, bind 127.0.0.1, or set WXAUTH_SIMULATOR=on \
+                     to serve the simulator on this address anyway",
+                    self.listen.bind
+                ),
+            )),
+            SimulatorSwitch::Off => Err(ConfigError::new(
+                "WXAUTH_SIMULATOR",
+                "is off and no app is configured: set WECHAT_APPID and WECHAT_SECRET, or WXAUTH_APPS_FILE",
+            )),
+        }
     }
 
     /// The `aud` of our tokens: the appid, or the simulator's.
     pub fn appid(&self) -> &str {
-        match &self.wechat {
-            WeChatMode::Production { appid, .. } => appid,
-            WeChatMode::Simulator => SIMULATOR_APPID,
-        }
+        self.wechat_appid.as_deref().unwrap_or(SIMULATOR_APPID)
     }
 
     /// Whether the built-in simulator is serving.
     pub fn is_simulator(&self) -> bool {
-        matches!(self.wechat, WeChatMode::Simulator)
+        matches!(self.mode(), Ok(WeChatMode::Simulator { .. }))
+    }
+
+    /// `WXAUTH_KEYS_RELOAD` as a duration.
+    pub fn keys_reload(&self) -> Duration {
+        Duration::from_secs(self.keys_reload.unsigned_abs())
+    }
+
+    /// `WXAUTH_UPSTREAM_TIMEOUT` as a duration.
+    pub fn upstream_timeout(&self) -> Duration {
+        Duration::from_secs(self.upstream_timeout.unsigned_abs())
     }
 }
 
-fn parse_base_url(text: &str) -> Result<String, ConfigError> {
-    let trimmed = text.trim().trim_end_matches('/');
+/// Parses the environment into `T` through `command`; see [`with_env`].
+pub fn parse_env<T: clap::FromArgMatches>(
+    command: clap::Command,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<T, ConfigError> {
+    let argv = vec![command.get_name().to_owned()];
+    let matches = with_env(command, argv, None, lookup).map_err(|error| match error {
+        EnvError::Config(error) => error,
+        EnvError::Usage(error) => ConfigError::new("environment", error.kind().to_string()),
+    })?;
+    T::from_arg_matches(&matches).map_err(|e| ConfigError::new("environment", e.kind().to_string()))
+}
+
+/// A command line that did not parse: a bad environment value (named by
+/// its variable), or the command line itself (clap's own message, help and
+/// version included).
+#[derive(Debug)]
+pub enum EnvError {
+    /// A variable's value is bad.
+    Config(ConfigError),
+    /// The command line is bad, or asks for help or the version.
+    Usage(clap::Error),
+}
+
+/// Parses `argv` with `command`, where every argument (of `subcommand`, if
+/// given: then `argv[1]` must name it) that has an environment name and a
+/// non-empty value in `lookup` is first passed as `--flag=value`; a flag on
+/// the command line wins over the environment.
+/// clap does the rest (defaults, validation), but never reads the process
+/// environment itself: the values come from `lookup` alone, which an empty
+/// value leaves unset.
+pub fn with_env(
+    command: clap::Command,
+    mut argv: Vec<String>,
+    subcommand: Option<&str>,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<clap::ArgMatches, EnvError> {
+    let mut flags = HashMap::new();
+    let mut from_env = Vec::new();
+    let target = match subcommand {
+        Some(name) => command.find_subcommand(name).cloned().unwrap_or_default(),
+        None => command.clone(),
+    };
+    for arg in target.get_arguments() {
+        let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else {
+            continue;
+        };
+        let env = env.to_string_lossy().into_owned();
+        flags.insert(format!("--{long}"), env.clone());
+        if let Some(value) = lookup(&env).filter(|value| !value.trim().is_empty()) {
+            from_env.push(format!("--{long}={}", value.trim()));
+        }
+    }
+    let at = argv.len().min(if subcommand.is_some() { 2 } else { 1 });
+    argv.splice(at..at, from_env.iter().cloned());
+    let strip = |command: clap::Command| {
+        command
+            .args_override_self(true)
+            .mut_args(|arg| arg.env(None::<&str>))
+    };
+    let command = match subcommand {
+        Some(name) => command.mut_subcommand(name, strip),
+        None => strip(command),
+    };
+    command.try_get_matches_from(argv).map_err(|error| {
+        let flag = match error.get(clap::error::ContextKind::InvalidArg) {
+            Some(clap::error::ContextValue::String(text)) => text
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            _ => String::new(),
+        };
+        match flags.get(&flag) {
+            // The bad value came from the environment (a flag on the command
+            // line would have won): name the variable.
+            Some(variable) if from_env.iter().any(|f| f.starts_with(&format!("{flag}="))) => {
+                let message = std::error::Error::source(&error)
+                    .map_or_else(|| error.kind().to_string(), ToString::to_string);
+                EnvError::Config(ConfigError::new(variable.clone(), message))
+            }
+            _ => EnvError::Usage(error),
+        }
+    })
+}
+
+/// An IP address and port.
+pub fn parse_bind(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        format!("{text:?} is not an IP address and port such as 127.0.0.1:8080 or [::]:8080")
+    })
+}
+
+/// An appid: WeChat's `wx` + 16 hex, QQ's digits, Douyin's `tt` + 16; all
+/// within `[A-Za-z0-9_-]{1,64}`.
+pub fn parse_appid(appid: &str) -> Result<String, String> {
+    if appid.is_empty()
+        || appid.len() > 64
+        || !appid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(
+            "must be the mini-program's appid (letters and digits, such as wx1234567890abcdef)"
+                .into(),
+        );
+    }
+    Ok(appid.to_owned())
+}
+
+fn parse_secret(text: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(text))
+}
+
+fn parse_kid(kid: &str) -> Result<String, String> {
+    if crate::keyring::is_valid_kid(kid) {
+        Ok(kid.to_owned())
+    } else {
+        Err("must be a kid: 1 to 64 characters of [A-Za-z0-9_-], the stem of a key file".into())
+    }
+}
+
+fn parse_issuer(issuer: &str) -> Result<String, String> {
+    if issuer.len() > 256 || issuer.chars().any(char::is_control) {
+        return Err("must be at most 256 characters with no control characters".into());
+    }
+    Ok(issuer.to_owned())
+}
+
+fn parse_trusted_proxies(text: &str) -> Result<TrustedProxies, String> {
+    text.parse()
+}
+
+/// A whole number of seconds from `min` to `max`.
+fn seconds(min: i64, max: i64) -> impl Fn(&str) -> Result<i64, String> + Clone {
+    move |text| match text.parse::<i64>() {
+        Ok(value) if (min..=max).contains(&value) => Ok(value),
+        _ => Err(format!(
+            "{text:?} is not a whole number from {min} to {max}"
+        )),
+    }
+}
+
+/// A count from `min` to `max`.
+fn count(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |text| match text.parse::<usize>() {
+        Ok(value) if (min..=max).contains(&value) => Ok(value),
+        _ => Err(format!(
+            "{text:?} is not a whole number from {min} to {max}"
+        )),
+    }
+}
+
+/// An http(s) base URL without query or fragment, its trailing slash dropped.
+pub fn parse_base_url(text: &str) -> Result<String, String> {
+    let trimmed = text.trim_end_matches('/');
     match reqwest::Url::parse(trimmed) {
         Ok(url)
             if matches!(url.scheme(), "http" | "https")
@@ -248,9 +535,8 @@ fn parse_base_url(text: &str) -> Result<String, ConfigError> {
         {
             Ok(trimmed.to_owned())
         }
-        _ => Err(ConfigError::new(
-            "WECHAT_API_BASE",
-            format!("{text:?} is not an http(s) URL without query, such as {DEFAULT_API_BASE}"),
+        _ => Err(format!(
+            "{text:?} is not an http(s) URL without query, such as {DEFAULT_API_BASE}"
         )),
     }
 }
@@ -271,12 +557,20 @@ mod tests {
     fn no_configuration_means_simulator_on_loopback_8080() {
         let s = settings(&[]).unwrap();
         assert!(s.is_simulator());
-        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
-        assert_eq!(s.api_base, None);
+        assert_eq!(s.listen.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.keys.folder.dir, PathBuf::from("keys"));
+        assert!(matches!(
+            s.mode().unwrap(),
+            WeChatMode::Simulator { api_base: None }
+        ));
         assert_eq!(s.token_ttl, 7200);
         assert_eq!(s.session_max_age, 2_592_000);
         assert_eq!(s.leeway, 30);
         assert_eq!(s.max_upstream, 256);
+        assert_eq!(s.keys.key_activation_delay, 600);
+        assert_eq!(s.edge.client_timeout, 10);
+        assert_eq!(s.edge.max_connections, 10_000);
+        assert_eq!(s.edge.client_rate, 20);
         assert_eq!(s.appid(), SIMULATOR_APPID);
     }
 
@@ -292,14 +586,33 @@ mod tests {
         ])
         .unwrap();
         assert!(!s.is_simulator());
-        assert_eq!(s.api_base.as_deref(), Some(DEFAULT_API_BASE));
+        assert!(matches!(
+            s.mode().unwrap(),
+            WeChatMode::Production { api_base, .. } if api_base == DEFAULT_API_BASE
+        ));
     }
 
     #[test]
-    fn simulator_refuses_a_non_loopback_bind() {
+    fn simulator_refuses_a_non_loopback_bind_unless_switched_on() {
         let e = settings(&[("WXAUTH_BIND", "0.0.0.0:8080")]).unwrap_err();
         assert_eq!(e.variable, "WXAUTH_BIND");
         assert!(e.message.contains("loopback"));
+        assert!(e.message.contains("WXAUTH_SIMULATOR=on"));
+        let s = settings(&[("WXAUTH_BIND", "0.0.0.0:8080"), ("WXAUTH_SIMULATOR", "on")]).unwrap();
+        assert!(s.is_simulator());
+        let e = settings(&[("WXAUTH_SIMULATOR", "off")]).unwrap_err();
+        assert_eq!(e.variable, "WXAUTH_SIMULATOR");
+    }
+
+    #[test]
+    fn apps_file_and_wechat_appid_exclude_each_other() {
+        let e = settings(&[
+            ("WXAUTH_APPS_FILE", "apps.toml"),
+            ("WECHAT_APPID", "wx1234567890abcdef"),
+            ("WECHAT_SECRET", "s"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.variable, "WXAUTH_APPS_FILE");
     }
 
     #[test]
@@ -317,6 +630,13 @@ mod tests {
             ("WXAUTH_SIGNING_KID", "../etc/passwd"),
             ("WECHAT_API_BASE", "ftp://example.com"),
             ("WXAUTH_ISSUER", "bad\nissuer"),
+            ("WXAUTH_SIMULATOR", "maybe"),
+            ("WXAUTH_LOG_FORMAT", "xml"),
+            ("WXAUTH_CLIENT_TIMEOUT", "0"),
+            ("WXAUTH_MAX_CONNECTIONS", "0"),
+            ("WXAUTH_CLIENT_RATE", "-5"),
+            ("WXAUTH_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("WXAUTH_KEY_ACTIVATION_DELAY", "soon"),
         ] {
             let e = settings(&[(name, value)]).unwrap_err();
             assert_eq!(e.variable, name, "{name}={value:?}");
@@ -328,10 +648,48 @@ mod tests {
     fn empty_values_count_as_unset_and_base_url_loses_its_slash() {
         let s = settings(&[
             ("WECHAT_APPID", ""),
+            ("WXAUTH_TOKEN_TTL", " "),
             ("WECHAT_API_BASE", "http://127.0.0.1:9/"),
         ])
         .unwrap();
         assert!(s.is_simulator());
-        assert_eq!(s.api_base.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(s.token_ttl, 7200);
+        assert!(matches!(
+            s.mode().unwrap(),
+            WeChatMode::Simulator { api_base: Some(base) } if base == "http://127.0.0.1:9"
+        ));
+    }
+
+    #[test]
+    fn help_documents_every_variable_of_the_spec() {
+        let help = Settings::command().render_long_help().to_string();
+        for variable in [
+            "WXAUTH_BIND",
+            "WECHAT_APPID",
+            "WECHAT_SECRET",
+            "WXAUTH_APPS_FILE",
+            "WXAUTH_SIMULATOR",
+            "WECHAT_API_BASE",
+            "WXAUTH_KEYS_DIR",
+            "WXAUTH_SIGNING_KID",
+            "WXAUTH_KEY_ACTIVATION_DELAY",
+            "WXAUTH_REVOCATIONS_FILE",
+            "WXAUTH_ISSUER",
+            "WXAUTH_TOKEN_TTL",
+            "WXAUTH_SESSION_MAX_AGE",
+            "WXAUTH_LEEWAY",
+            "WXAUTH_KEYS_RELOAD",
+            "WXAUTH_UPSTREAM_TIMEOUT",
+            "WXAUTH_MAX_UPSTREAM",
+            "WXAUTH_SHUTDOWN_TIMEOUT",
+            "WXAUTH_CLIENT_TIMEOUT",
+            "WXAUTH_MAX_CONNECTIONS",
+            "WXAUTH_CLIENT_RATE",
+            "WXAUTH_TRUSTED_PROXIES",
+            "WXAUTH_LOG_FORMAT",
+            "RUST_LOG",
+        ] {
+            assert!(help.contains(variable), "{variable} missing from --help");
+        }
     }
 }

@@ -2,6 +2,8 @@
 //! only place that decides a status, a stable `code` and the headers that go
 //! with them; the answer is `application/problem+json` (RFC 9457).
 
+use crate::sessions::SessionError;
+use crate::wechat::WeChatError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -9,7 +11,7 @@ use serde::Serialize;
 
 /// Seconds a client is told to wait after WeChat's rate limit (45011: 100
 /// calls per user per minute).
-const RATE_LIMIT_RETRY_AFTER: u32 = 60;
+pub const PLATFORM_RETRY_AFTER: u64 = 60;
 /// Seconds a client is told to wait when wxauth sheds a login.
 const OVERLOAD_RETRY_AFTER: u32 = 1;
 
@@ -42,6 +44,17 @@ pub enum ApiError {
     /// WeChat 45011: too many logins for this user.
     #[error("WeChat is rate limiting this user: retry after the Retry-After delay")]
     RateLimited,
+    /// This client is past `WXAUTH_CLIENT_RATE` (SPEC section 10).
+    #[error("too many requests from this address: retry after the Retry-After delay")]
+    ClientRateLimited {
+        /// Seconds until the client may send again.
+        retry_after: u64,
+    },
+    /// The request body has a `Content-Encoding`: bodies are never
+    /// decompressed (SPEC section 10).
+    #[error("request bodies must not be compressed (no Content-Encoding)")]
+    UnsupportedMediaType,
+
     /// WeChat 40226: WeChat flags the user as high risk.
     #[error("WeChat refused this user (high-risk account)")]
     UserBlocked,
@@ -100,7 +113,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::InvalidCode => "invalid_code",
             Self::CodeUsed => "code_used",
-            Self::RateLimited => "rate_limited",
+            Self::RateLimited | Self::ClientRateLimited { .. } => "rate_limited",
+            Self::UnsupportedMediaType => "unsupported_media_type",
             Self::UserBlocked => "user_blocked",
             Self::UpstreamError => "upstream_error",
             Self::UpstreamUnavailable => "upstream_unavailable",
@@ -121,6 +135,8 @@ impl ApiError {
             Self::InvalidCode => "Invalid code",
             Self::CodeUsed => "Code already used",
             Self::RateLimited => "Rate limited by WeChat",
+            Self::ClientRateLimited { .. } => "Rate limited",
+            Self::UnsupportedMediaType => "Unsupported media type",
             Self::UserBlocked => "User blocked by WeChat",
             Self::UpstreamError => "WeChat error",
             Self::UpstreamUnavailable => "WeChat unavailable",
@@ -153,7 +169,8 @@ impl ResponseError for ApiError {
         match self {
             Self::InvalidRequest(_) | Self::InvalidCode | Self::CodeUsed => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::ClientRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UserBlocked => StatusCode::FORBIDDEN,
             Self::UpstreamError => StatusCode::BAD_GATEWAY,
             Self::UpstreamUnavailable => StatusCode::GATEWAY_TIMEOUT,
@@ -173,7 +190,10 @@ impl ResponseError for ApiError {
         response.content_type("application/problem+json");
         match self {
             Self::RateLimited => {
-                response.insert_header((header::RETRY_AFTER, RATE_LIMIT_RETRY_AFTER));
+                response.insert_header((header::RETRY_AFTER, PLATFORM_RETRY_AFTER));
+            }
+            Self::ClientRateLimited { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, *retry_after));
             }
             Self::Overloaded => {
                 response.insert_header((header::RETRY_AFTER, OVERLOAD_RETRY_AFTER));
@@ -204,6 +224,36 @@ impl ResponseError for ApiError {
             detail: self.to_string(),
             code,
         })
+    }
+}
+
+/// The platform's answers, as the client sees them (SPEC section 3's table).
+impl From<WeChatError> for ApiError {
+    fn from(error: WeChatError) -> Self {
+        match error {
+            WeChatError::InvalidCode => Self::InvalidCode,
+            WeChatError::CodeUsed => Self::CodeUsed,
+            WeChatError::RateLimited => Self::RateLimited,
+            WeChatError::UserBlocked => Self::UserBlocked,
+            WeChatError::Busy { .. } | WeChatError::Rejected { .. } | WeChatError::Malformed(_) => {
+                Self::UpstreamError
+            }
+            WeChatError::Unavailable(_) => Self::UpstreamUnavailable,
+            WeChatError::Overloaded => Self::Overloaded,
+        }
+    }
+}
+
+/// A login or refresh that gave no token.
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::BadCode(message) => Self::InvalidRequest(message.into()),
+            SessionError::Platform(error) => error.into(),
+            SessionError::Expired => Self::SessionExpired,
+            SessionError::Unseal => Self::InvalidToken { token_sent: true },
+            SessionError::Issue(_) => Self::Internal,
+        }
     }
 }
 

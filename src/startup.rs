@@ -4,23 +4,34 @@
 //! SIGINT/SIGTERM, giving in-flight requests `WXAUTH_SHUTDOWN_TIMEOUT`.
 
 use crate::clock::SharedClock;
-use crate::config::{SIMULATOR_SECRET, Settings, WeChatMode};
-use crate::error::ApiError;
+use crate::config::{SIMULATOR_APPID, SIMULATOR_SECRET, Settings, WeChatMode};
+use crate::edge::Edge;
+use crate::edge::EdgeIo;
 use crate::guard::Guard;
 use crate::keyring::{self, KeyAlg, KeyReloader, Keyring, KeyringError, SharedKeyring};
 use crate::metrics::Metrics;
 use crate::routes::{self, AppState};
+use crate::sessions::Sessions;
 use crate::sim::Simulator;
 use crate::token::{CACHE_CAPACITY, TokenIssuer, TokenPolicy, TokenVerifier};
 use crate::wechat::WeChatClient;
-use actix_web::dev::{Server, Service as _};
-use actix_web::http::header::CONTENT_LENGTH;
+use actix_http::HttpService;
+use actix_http::error::DispatchError;
+use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _, fn_service, map_config};
+use actix_web::dev::{AppConfig, Server, Service as _};
 use actix_web::middleware::{Condition, Logger};
-use actix_web::{App, HttpServer, ResponseError, web};
+use actix_web::{App, web};
 use futures_util::future::{Either, ready};
 use secrecy::SecretString;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// How long an idle keep-alive connection stays open (SPEC section 10).
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// How often the rate limiter forgets clients whose allowance is full.
+const FORGET_IDLE_CLIENTS: Duration = Duration::from_secs(10);
 
 /// The access log format: peer, method, path without its query (the query of
 /// a WeChat-style URL holds codes and secrets), status, bytes, milliseconds.
@@ -37,6 +48,9 @@ pub enum StartupError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A setting that does not fit the others.
+    #[error("{0}")]
+    Config(crate::config::ConfigError),
     /// No usable keys.
     #[error("{0}")]
     Keys(#[from] KeyringError),
@@ -65,6 +79,7 @@ pub struct Application {
     signing_kid: String,
     reloader: Arc<KeyReloader>,
     reload_task: tokio::task::JoinHandle<()>,
+    forget_task: tokio::task::JoinHandle<()>,
     server: Server,
 }
 
@@ -73,10 +88,9 @@ impl Application {
     /// mode a key folder without keys gets a development key.
     pub async fn build(settings: Settings, clock: SharedClock) -> Result<Self, StartupError> {
         crate::token::install_crypto_provider();
-        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
-            addr: settings.bind,
-            source,
-        })?;
+        let bind = settings.listen.bind;
+        let listener =
+            TcpListener::bind(bind).map_err(|source| StartupError::Bind { addr: bind, source })?;
         let addr = listener.local_addr()?;
 
         let keyring = load_keys(&settings)?;
@@ -86,90 +100,94 @@ impl Application {
         let reloader = Arc::new(
             KeyReloader::new(
                 keyring.clone(),
-                settings.keys_dir.clone(),
-                settings.signing_kid.clone(),
+                settings.keys.folder.dir.clone(),
+                settings.keys.signing_kid.clone(),
             )
             .with_metrics(metrics.clone()),
         );
 
-        let (base, appid, secret) = match &settings.wechat {
-            WeChatMode::Production { appid, secret } => (
-                settings.api_base.clone().unwrap_or_default(),
-                appid.clone(),
-                secret.clone(),
-            ),
-            WeChatMode::Simulator => (
-                settings
-                    .api_base
-                    .clone()
-                    .unwrap_or_else(|| format!("http://{addr}/sim")),
-                settings.appid().to_owned(),
+        let mode = settings.mode().map_err(StartupError::Config)?;
+        let simulator = matches!(mode, WeChatMode::Simulator { .. })
+            .then(|| web::Data::new(Simulator::new(clock.clone())));
+        let (base, appid, secret) = match mode {
+            WeChatMode::Production {
+                appid,
+                secret,
+                api_base,
+            } => (api_base, appid, secret),
+            WeChatMode::Simulator { api_base } => (
+                api_base.unwrap_or_else(|| format!("http://{addr}/sim")),
+                SIMULATOR_APPID.to_owned(),
                 SecretString::from(SIMULATOR_SECRET),
             ),
         };
         let wechat = WeChatClient::new(
             base,
-            appid,
+            appid.clone(),
             secret,
-            settings.upstream_timeout,
+            settings.upstream_timeout(),
             settings.max_upstream,
             clock.clone(),
             metrics.clone(),
         )?;
 
-        let policy = TokenPolicy {
-            issuer: settings.issuer.clone(),
-            audience: settings.appid().to_owned(),
-            leeway: settings.leeway,
-        };
+        let policy = TokenPolicy::new(&settings.issuer, &appid, settings.leeway);
         let verifier =
             TokenVerifier::new(keyring.clone(), policy, clock.clone()).with_cache(CACHE_CAPACITY);
         let guard = web::Data::new(
             Guard::with_reloader(verifier, reloader.clone()).with_metrics(metrics.clone()),
         );
+        let issuer = TokenIssuer::new(&settings.issuer, &appid, settings.token_ttl, clock.clone());
         let state = web::Data::new(AppState {
-            keyring,
-            issuer: TokenIssuer::new(
-                &settings.issuer,
-                settings.appid(),
-                settings.token_ttl,
+            keyring: keyring.clone(),
+            sessions: Sessions::new(
+                keyring,
+                issuer,
+                wechat.clone(),
                 clock.clone(),
+                settings.session_max_age,
             ),
             wechat,
-            clock: clock.clone(),
-            session_max_age: settings.session_max_age,
-            appid: settings.appid().to_owned(),
+            appid,
             metrics,
         });
-        let simulator = settings
-            .is_simulator()
-            .then(|| web::Data::new(Simulator::new(clock.clone())));
+        let mut limits = routes::BODY_LIMITS.to_vec();
+        if simulator.is_some() {
+            limits.extend_from_slice(crate::sim::BODY_LIMITS);
+        }
+        let edge = web::Data::new(Edge::new(&settings.edge, limits));
 
+        // WXAUTH_MAX_CONNECTIONS is per process; actix counts per worker.
+        let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let per_worker = settings.edge.max_connections.div_ceil(workers).max(1);
+        let client_timeout = Duration::from_secs(settings.edge.client_timeout.unsigned_abs());
+        let limiter_edge = edge.clone();
         let access_log =
             log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
-        let server = HttpServer::new(move || {
+        let connections = edge.clone();
+        let app = move || {
             let simulator = simulator.clone();
+            let edge = edge.clone();
             App::new()
+                // The edge screens every request before routing; a refusal
+                // is an ApiError response like any other.
+                .wrap_fn(move |mut req, srv| match edge.screen(&mut req) {
+                    Ok(()) => Either::Left(srv.call(req)),
+                    Err(error) => Either::Right(ready(Ok(req.error_response(error)))),
+                })
+                // Outermost: every login's answer is counted, the edge's
+                // refusals included.
                 .wrap_fn(|req, srv| {
-                    // Refuse a declared body over the route's limit before
-                    // anything reads it, whether or not the route reads bodies.
-                    let limit = routes::body_limit(req.path());
-                    let declared = req
-                        .headers()
-                        .get(CONTENT_LENGTH)
-                        .and_then(|value| value.to_str().ok())
-                        .and_then(|value| value.parse::<usize>().ok());
-                    if declared.is_some_and(|length| length > limit) {
-                        if req.path() == "/auth/login"
-                            && let Some(state) = req.app_data::<web::Data<AppState>>()
-                        {
-                            state.metrics.login("payload_too_large");
+                    let login = routes::is_login(&req)
+                        .then(|| req.app_data::<web::Data<AppState>>().cloned())
+                        .flatten();
+                    let call = srv.call(req);
+                    async move {
+                        let response = call.await;
+                        if let Some(state) = login {
+                            routes::count_login(&state, &response);
                         }
-                        let response = ApiError::PayloadTooLarge { limit }.error_response();
-                        Either::Left(ready(Ok(req.into_response(response).map_into_right_body())))
-                    } else {
-                        let call = srv.call(req);
-                        Either::Right(async move { call.await.map(|res| res.map_into_left_body()) })
+                        response
                     }
                 })
                 // The access log formats every request's fields even when its
@@ -189,17 +207,50 @@ impl Application {
                     }
                 })
                 .default_service(web::to(routes::not_found))
-        })
-        .shutdown_timeout(settings.shutdown_timeout)
-        .listen(listener)?
-        .run();
+        };
+        // actix-web's HttpServer, assembled by hand so that every connection
+        // is wrapped by the edge before actix-http reads it (see
+        // crate::edge::EdgeIo); the settings are HttpServer's own.
+        let server = actix_server::Server::build()
+            .workers(workers)
+            .max_concurrent_connections(per_worker)
+            .shutdown_timeout(settings.shutdown_timeout.unsigned_abs())
+            .listen("wxauth", listener, move || {
+                let timeout = connections.client_timeout;
+                let app = app()
+                    .into_factory()
+                    .map_err(|error: actix_web::Error| error.error_response());
+                fn_service(move |io: TcpStream| {
+                    let peer = io.peer_addr().ok();
+                    ready(Ok::<_, DispatchError>((EdgeIo::new(io, timeout), peer)))
+                })
+                .and_then(
+                    HttpService::build()
+                        .client_request_timeout(client_timeout)
+                        .keep_alive(KEEP_ALIVE)
+                        .local_addr(addr)
+                        .on_connect_ext(|io: &EdgeIo, data| {
+                            data.insert(io.shared());
+                        })
+                        .h1(map_config(app, |_| AppConfig::default())),
+                )
+            })?
+            .run();
 
-        let reload_task = reloader.spawn(settings.keys_reload);
+        let reload_task = reloader.spawn(settings.keys_reload());
+        let forget_task = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(FORGET_IDLE_CLIENTS);
+            loop {
+                ticker.tick().await;
+                limiter_edge.limiter().forget_idle();
+            }
+        });
         Ok(Self {
             addr,
             signing_kid,
             reloader,
             reload_task,
+            forget_task,
             server,
         })
     }
@@ -233,6 +284,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.reload_task.abort();
+        self.forget_task.abort();
         result
     }
 }
@@ -240,8 +292,9 @@ impl Application {
 /// Loads the key folder; in simulator mode, makes a development key first if
 /// the folder has none.
 fn load_keys(settings: &Settings) -> Result<Keyring, StartupError> {
-    let dir = &settings.keys_dir;
-    let loaded = match Keyring::load(dir, settings.signing_kid.as_deref()) {
+    let dir = &settings.keys.folder.dir;
+    let pin = settings.keys.signing_kid.as_deref();
+    let loaded = match Keyring::load(dir, pin) {
         Err(KeyringError::NoKeys { .. }) if settings.is_simulator() => {
             let kid = keyring::default_kid(chrono::Utc::now());
             let path = keyring::write_new_key(dir, &kid, KeyAlg::Eddsa).map_err(|source| {
@@ -254,7 +307,7 @@ fn load_keys(settings: &Settings) -> Result<Keyring, StartupError> {
                 "simulator mode: generated development key {} (never use it in production)",
                 path.display()
             );
-            Keyring::load(dir, settings.signing_kid.as_deref())?
+            Keyring::load(dir, pin)?
         }
         other => other?,
     };

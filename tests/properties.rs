@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use wxauth::clock::ManualClock;
 use wxauth::domain::{SessionKey, WeChatId};
+use wxauth::keyring::seal::SealingKey;
 use wxauth::keyring::{KeyAlg, KeyGeneration, Keyring, SharedKeyring, write_new_key};
-use wxauth::token::seal::SealingKey;
 use wxauth::token::{Subject, TokenIssuer, TokenPolicy, TokenVerifier};
 use wxauth::wechat::{decrypt_user_data, encrypt_user_data};
 
@@ -38,7 +38,7 @@ fn fixture() -> &'static (TokenVerifier, Vec<String>) {
         let openid = WeChatId::parse("oGZUI0egBJY1zhBYw2KhdUfwVJJE").unwrap();
         let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
         let subject = Subject {
-            openid: &openid,
+            openid: openid.as_str(),
             unionid: None,
             session_key: &session_key,
             auth_time: NOW,

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use wxauth::domain::SessionKey;
-use wxauth::token::seal::SealingKey;
+use wxauth::keyring::seal::SealingKey;
 
 fuzz_target!(|data: &[u8]| {
     let key = SealingKey::derive(b"fuzz key file");

@@ -1,7 +1,7 @@
 //! One key generation: a PKCS#8 PEM private key file `<kid>.pem`, and all that
 //! is derived from it (signing key, public JWK, session_key sealing key).
 
-use crate::token::seal::SealingKey;
+use super::seal::SealingKey;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 const MIN_RSA_BITS: usize = 2048;
 
 /// The algorithm of a key, which is the only algorithm its tokens may carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAlg {
     /// Ed25519 (`EdDSA`, RFC 8037): small, fast, the default.
     Eddsa,
@@ -47,6 +47,22 @@ impl KeyAlg {
             Self::Eddsa => Algorithm::EdDSA,
             Self::Es256 => Algorithm::ES256,
             Self::Rs256 => Algorithm::RS256,
+        }
+    }
+}
+
+impl std::str::FromStr for KeyAlg {
+    type Err = String;
+
+    /// `eddsa`, `es256` or `rs256`, in any case (the JOSE names work too).
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "eddsa" => Ok(Self::Eddsa),
+            "es256" => Ok(Self::Es256),
+            "rs256" => Ok(Self::Rs256),
+            _ => Err(format!(
+                "{text:?} is not an algorithm: use eddsa, es256 or rs256"
+            )),
         }
     }
 }

@@ -11,6 +11,7 @@
 
 mod key;
 mod reload;
+pub mod seal;
 
 pub use key::{KeyAlg, KeyError, KeyGeneration, generate_pem};
 pub use reload::KeyReloader;

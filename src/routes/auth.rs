@@ -1,10 +1,13 @@
-//! `/auth/login`, `/auth/refresh`, `/auth/me`.
+//! `/auth/login`, `/auth/refresh`, `/auth/me`, `/auth/check`: check,
+//! validate, delegate to [`crate::sessions`].
 
-use super::{AppState, JsonObject};
-use crate::domain::{LoginCode, WeChatId};
+use super::AppState;
 use crate::error::ApiError;
 use crate::guard::Authenticated;
-use crate::token::{Subject, TokenResponse};
+use crate::http::JsonObject;
+use crate::token::TokenResponse;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue, PRAGMA};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -16,74 +19,54 @@ pub(super) struct LoginRequest {
 
 /// `POST /auth/login {"code"}`: exchange a `wx.login()` code for a token.
 pub(super) async fn login(
-    body: Result<web::Json<JsonObject<LoginRequest>>, actix_web::Error>,
+    body: web::Json<JsonObject<LoginRequest>>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, actix_web::Error> {
-    // A body refused before the handler still counts as a login attempt.
-    let body = body.inspect_err(|e| {
-        let code = e
-            .as_error::<ApiError>()
-            .map_or("invalid_request", ApiError::code);
-        state.metrics.login(code);
-    })?;
-    let result = exchange(&body.0.0.code, &state).await;
-    state
-        .metrics
-        .login(result.as_ref().map_or_else(ApiError::code, |_| "ok"));
-    Ok(result?)
+) -> Result<HttpResponse, ApiError> {
+    let token = state.sessions.login(&body.0.0.code).await?;
+    Ok(token_response(&token))
 }
 
-async fn exchange(code: &str, state: &AppState) -> Result<HttpResponse, ApiError> {
-    let code = LoginCode::parse(code).map_err(|m| ApiError::InvalidRequest(m.into()))?;
-    let session = state.wechat.code2session(&code).await.map_err(|e| {
-        log::warn!("login failed upstream: {e}");
-        ApiError::from(e)
-    })?;
-    let subject = Subject {
-        openid: &session.openid,
-        unionid: session.unionid.as_ref().map(WeChatId::as_str),
-        session_key: &session.session_key,
-        auth_time: state.clock.now(),
-    };
-    issue(state, &subject)
-}
-
-/// `POST /auth/refresh` (Bearer): the same login in a new token with a new
-/// `exp` and `jti`, signed (and sealed) by the current signing key. Refused
-/// once the login is older than `WXAUTH_SESSION_MAX_AGE`.
+/// `POST /auth/refresh` (Bearer): the same login in a new token.
 pub(super) async fn refresh(
     user: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let claims = user.claims();
-    if state.clock.now() - claims.auth_time > state.session_max_age {
-        return Err(ApiError::SessionExpired);
-    }
-    let session_key = user.session_key()?;
-    let openid =
-        WeChatId::parse(&claims.sub).map_err(|_| ApiError::InvalidToken { token_sent: true })?;
-    let subject = Subject {
-        openid: &openid,
-        unionid: claims.unionid.as_deref(),
-        session_key: &session_key,
-        auth_time: claims.auth_time,
-    };
-    issue(&state, &subject)
+    let token = state.sessions.refresh(user.token())?;
+    Ok(token_response(&token))
 }
 
-fn issue(state: &AppState, subject: &Subject<'_>) -> Result<HttpResponse, ApiError> {
-    let token: TokenResponse = state
-        .issuer
-        .issue(&state.keyring.current(), subject)
-        .map_err(|e| {
-            log::error!("could not issue a token: {e}");
-            ApiError::Internal
-        })?;
+fn token_response(token: &TokenResponse) -> HttpResponse {
     // RFC 6749 section 5.1: token responses must not be cached.
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .insert_header((PRAGMA, HeaderValue::from_static("no-cache")))
-        .json(token))
+        .json(token)
+}
+
+/// Counts every answer to `POST /auth/login` in `wxauth_logins_total`, by
+/// its stable code: the handler's, the body extractor's and the edge's
+/// refusals alike, since all of them end up here as an [`ApiError`].
+pub fn count_login<B: MessageBody>(
+    state: &AppState,
+    response: &actix_web::Result<ServiceResponse<B>>,
+) {
+    let outcome = match response {
+        Ok(response) if response.status().is_success() => "ok",
+        Ok(response) => response
+            .response()
+            .error()
+            .and_then(|error| error.as_error::<ApiError>())
+            .map_or("invalid_request", ApiError::code),
+        Err(error) => error
+            .as_error::<ApiError>()
+            .map_or("invalid_request", ApiError::code),
+    };
+    state.metrics.login(outcome);
+}
+
+/// Whether `request` is a login, whose answer [`count_login`] counts.
+pub fn is_login(request: &ServiceRequest) -> bool {
+    request.path() == "/auth/login"
 }
 
 #[derive(Serialize)]
@@ -113,9 +96,6 @@ pub(super) async fn check(
         .wechat
         .check_session(user.openid(), &session_key)
         .await
-        .map_err(|e| {
-            log::warn!("session check failed upstream: {e}");
-            ApiError::from(e)
-        })?;
+        .inspect_err(|e| log::warn!("session check failed upstream: {e}"))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"session_key_valid": valid})))
 }

@@ -1,8 +1,9 @@
 //! `/wx/decrypt` and `/wx/phone`: the sealed session_key put to work.
 
-use super::{AppState, JsonObject};
+use super::AppState;
 use crate::error::ApiError;
 use crate::guard::Authenticated;
+use crate::http::JsonObject;
 use crate::wechat::{UserDataError, decrypt_user_data};
 use actix_web::http::header::{CACHE_CONTROL, ContentType, HeaderValue};
 use actix_web::{HttpResponse, web};
@@ -58,11 +59,12 @@ pub(super) async fn phone(
         .wechat
         .phone_number(code.expose(), user.openid())
         .await
-        .map_err(|e| {
-            log::warn!("phone number failed upstream: {e}");
-            ApiError::from(e)
-        })?;
-    Ok(private_json(serde_json::to_vec(&info).unwrap_or_default()))
+        .inspect_err(|e| log::warn!("phone number failed upstream: {e}"))?;
+    let body = serde_json::to_vec(&info).map_err(|e| {
+        log::error!("could not render phone_info: {e}");
+        ApiError::Internal
+    })?;
+    Ok(private_json(body))
 }
 
 /// A JSON answer holding personal data: never stored by caches.

@@ -8,7 +8,7 @@
 
 mod routes;
 
-pub use routes::configure;
+pub use routes::{BODY_LIMITS, configure};
 
 use crate::clock::SharedClock;
 use crate::config::{SIMULATOR_APPID, SIMULATOR_SECRET};

@@ -2,10 +2,9 @@
 //! `/sim/phone-code`, `/sim/encrypt`) and WeChat's server API under `/sim`.
 
 use super::Simulator;
+use crate::edge::{AUTH_BODY_LIMIT, DECRYPT_BODY_LIMIT};
 use crate::error::ApiError;
-use crate::routes::{
-    AUTH_BODY_LIMIT, DECRYPT_BODY_LIMIT, JsonObject, get_or_head, json_config, resource,
-};
+use crate::http::{JsonObject, get_or_head, json_config, resource};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -99,6 +98,10 @@ async fn checksession(
 ) -> HttpResponse {
     wechat_answer(&sim.check_session(&query))
 }
+
+/// The simulator's routes whose body may be larger than
+/// [`AUTH_BODY_LIMIT`], for the edge.
+pub const BODY_LIMITS: &[(&str, usize)] = &[("/sim/encrypt", DECRYPT_BODY_LIMIT)];
 
 /// Mounts `/sim/*`.
 pub fn configure(cfg: &mut web::ServiceConfig) {

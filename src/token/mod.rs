@@ -1,8 +1,8 @@
 //! The token: its claims (SPEC section 5), how it is issued, and how it is
-//! verified. The session_key rides inside it, sealed (see [`seal`]).
+//! verified. The session_key rides inside it, sealed by the signing key's
+//! generation (see [`crate::keyring::seal`]).
 
 mod cache;
-pub mod seal;
 mod verify;
 
 pub use cache::{CACHE_CAPACITY, VerifiedCache};
@@ -10,7 +10,7 @@ pub use cache::{CACHE_CAPACITY, VerifiedCache};
 pub use verify::{MAX_TOKEN_LEN, Rejection, TokenPolicy, TokenVerifier, VerifiedToken};
 
 use crate::clock::SharedClock;
-use crate::domain::{SessionKey, WeChatId};
+use crate::domain::SessionKey;
 use crate::keyring::{KeyGeneration, Keyring};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -49,7 +49,8 @@ pub struct Claims {
     /// The user's unionid, when WeChat returned one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unionid: Option<String>,
-    /// The sealed session_key (see [`seal`]); only wxauth can open it.
+    /// The sealed session_key (see [`crate::keyring::seal`]); only wxauth
+    /// can open it.
     pub sk: String,
 }
 
@@ -71,7 +72,7 @@ pub struct TokenResponse {
 pub enum IssueError {
     /// Sealing failed (the system RNG).
     #[error("sealing the session_key failed: {0}")]
-    Seal(#[from] seal::SealError),
+    Seal(#[from] crate::keyring::seal::SealError),
     /// Signing failed.
     #[error("signing the token failed: {0}")]
     Sign(#[from] jsonwebtoken::errors::Error),
@@ -81,7 +82,7 @@ pub enum IssueError {
 #[derive(Debug)]
 pub struct Subject<'a> {
     /// The user's openid.
-    pub openid: &'a WeChatId,
+    pub openid: &'a str,
     /// The user's unionid, when WeChat returned one.
     pub unionid: Option<&'a str>,
     /// WeChat's session_key for this login.
@@ -124,7 +125,7 @@ impl TokenIssuer {
     ) -> Result<TokenResponse, IssueError> {
         let key: &KeyGeneration = keyring.signing();
         let now = self.clock.now();
-        let openid = subject.openid.as_str();
+        let openid = subject.openid;
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),

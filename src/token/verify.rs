@@ -84,6 +84,17 @@ pub struct TokenPolicy {
     pub leeway: i64,
 }
 
+impl TokenPolicy {
+    /// Tokens of `issuer` for `audience`, with `leeway` seconds of skew.
+    pub fn new(issuer: &str, audience: &str, leeway: i64) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            leeway,
+        }
+    }
+}
+
 /// A token whose signature and claims checked out. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
@@ -326,7 +337,7 @@ mod tests {
         let openid = crate::domain::WeChatId::parse("o1").unwrap();
         let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
         let subject = crate::token::Subject {
-            openid: &openid,
+            openid: openid.as_str(),
             unionid: None,
             session_key: &session_key,
             auth_time: 0,

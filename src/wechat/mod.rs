@@ -17,7 +17,6 @@ pub use server_api::session_signature;
 pub use user_data::{UserDataError, decrypt_user_data, encrypt_user_data};
 
 use crate::clock::SharedClock;
-use crate::error::ApiError;
 use crate::metrics::Metrics;
 use reqwest::{Client, Method};
 use secrecy::{ExposeSecret, SecretString};
@@ -71,22 +70,6 @@ pub enum WeChatError {
     /// Too many calls in flight already.
     #[error("too many calls to WeChat in flight")]
     Overloaded,
-}
-
-impl From<WeChatError> for ApiError {
-    fn from(error: WeChatError) -> Self {
-        match error {
-            WeChatError::InvalidCode => Self::InvalidCode,
-            WeChatError::CodeUsed => Self::CodeUsed,
-            WeChatError::RateLimited => Self::RateLimited,
-            WeChatError::UserBlocked => Self::UserBlocked,
-            WeChatError::Busy { .. } | WeChatError::Rejected { .. } | WeChatError::Malformed(_) => {
-                Self::UpstreamError
-            }
-            WeChatError::Unavailable(_) => Self::UpstreamUnavailable,
-            WeChatError::Overloaded => Self::Overloaded,
-        }
-    }
 }
 
 /// Maps WeChat's `errcode` (absent counts as 0) to success or the error the

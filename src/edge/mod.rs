@@ -1,0 +1,164 @@
+//! What protects the server from its clients (SPEC section 10), in one
+//! place: each connection wrapped so that pipelining cannot pile up requests
+//! and every request must arrive within `WXAUTH_CLIENT_TIMEOUT` ([`EdgeIo`]);
+//! body limits that count the bytes received; no decompression; a rate limit
+//! per client address on the routes that call a platform or sign. The
+//! server's connection limits (`WXAUTH_MAX_CONNECTIONS`, keep-alive) are set
+//! where the server is assembled, in [`crate::startup`], from the same
+//! settings.
+//!
+//! Every refusal here happens before a handler runs, so before any call to a
+//! platform and before any signature is made.
+
+mod body;
+mod client;
+mod conn;
+mod rate;
+
+pub use body::LimitedBody;
+pub use client::{DEFAULT_TRUSTED_PROXIES, TrustedProxies};
+pub use conn::{ConnShared, EdgeIo};
+pub use rate::{BURST_FACTOR, ClientLimiter, retry_after_secs};
+
+use crate::config::EdgeSettings;
+use crate::error::ApiError;
+use actix_web::HttpMessage as _;
+use actix_web::dev::{Payload, ServiceRequest};
+use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Body limit on `/auth/*` and every route not listed otherwise (SPEC
+/// section 3).
+pub const AUTH_BODY_LIMIT: usize = 4 * 1024;
+/// Body limit on `/wx/decrypt` (SPEC section 3).
+pub const DECRYPT_BODY_LIMIT: usize = 64 * 1024;
+
+/// The routes each client may call only `WXAUTH_CLIENT_RATE` times a second:
+/// those that call a platform or sign. Verify-only routes are not limited.
+fn is_rate_limited(path: &str) -> bool {
+    matches!(path, "/auth/login" | "/auth/refresh" | "/auth/check") || path.starts_with("/wx/")
+}
+
+/// The client address a request is counted under (see
+/// [`TrustedProxies::client`]); in the request's extensions once the edge
+/// has seen it, for the access log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+/// The edge's rules, shared by every worker.
+pub struct Edge {
+    /// Path -> body limit, for paths over [`AUTH_BODY_LIMIT`].
+    limits: Vec<(&'static str, usize)>,
+    /// `WXAUTH_CLIENT_TIMEOUT`.
+    pub client_timeout: Duration,
+    trusted: TrustedProxies,
+    limiter: ClientLimiter,
+}
+
+impl Edge {
+    /// The edge for `settings`, with `limits` for the routes whose body may
+    /// be larger than [`AUTH_BODY_LIMIT`].
+    pub fn new(settings: &EdgeSettings, limits: Vec<(&'static str, usize)>) -> Self {
+        Self {
+            limits,
+            client_timeout: Duration::from_secs(settings.client_timeout.unsigned_abs()),
+            trusted: settings.trusted_proxies.clone(),
+            limiter: ClientLimiter::new(settings.client_rate),
+        }
+    }
+
+    /// The body limit of `path`.
+    pub fn body_limit(&self, path: &str) -> usize {
+        self.limits
+            .iter()
+            .find(|(route, _)| *route == path)
+            .map_or(AUTH_BODY_LIMIT, |(_, limit)| *limit)
+    }
+
+    /// The rate limiter (for its periodic clean-up).
+    pub fn limiter(&self) -> &ClientLimiter {
+        &self.limiter
+    }
+
+    /// The client behind `req`.
+    pub fn client(&self, req: &ServiceRequest) -> Option<IpAddr> {
+        let peer = req.peer_addr()?.ip();
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|value| value.to_str().ok());
+        Some(self.trusted.client(peer, forwarded))
+    }
+
+    /// Checks a request before anything reads it: refuses a compressed body
+    /// (415), a declared length over the route's limit (413), and a client
+    /// past its rate (429); then replaces the body with one that stops at
+    /// the limit.
+    pub fn screen(&self, req: &mut ServiceRequest) -> Result<(), ApiError> {
+        if let Some(connection) = req.conn_data::<std::rc::Rc<ConnShared>>() {
+            connection.request_started();
+        }
+        let client = self.client(req);
+        if let Some(client) = client {
+            req.extensions_mut().insert(ClientAddr(client));
+        }
+        // RFC 9110 section 8.4: `identity` is no encoding at all.
+        if req
+            .headers()
+            .get_all(CONTENT_ENCODING)
+            .any(|value| !value.as_bytes().eq_ignore_ascii_case(b"identity"))
+        {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let limit = self.body_limit(req.path());
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<usize>().ok());
+        if declared.is_some_and(|length| length > limit) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        if is_rate_limited(req.path())
+            && let Some(client) = client
+            && let Err(wait) = self.limiter.check(client)
+        {
+            return Err(ApiError::ClientRateLimited {
+                retry_after: retry_after_secs(wait),
+            });
+        }
+        let body = LimitedBody::new(req.parts_mut().1.take(), limit);
+        req.set_payload(Payload::Stream {
+            payload: Box::pin(body),
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_routes_that_call_a_platform_or_sign_are_limited_and_no_others() {
+        for path in [
+            "/auth/login",
+            "/auth/refresh",
+            "/auth/check",
+            "/wx/decrypt",
+            "/wx/phone",
+        ] {
+            assert!(is_rate_limited(path), "{path}");
+        }
+        for path in [
+            "/auth/me",
+            "/healthz",
+            "/.well-known/jwks.json",
+            "/sim/login",
+            "/auth/loginx",
+        ] {
+            assert!(!is_rate_limited(path), "{path}");
+        }
+    }
+}

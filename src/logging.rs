@@ -1,0 +1,191 @@
+//! The process's logger: `RUST_LOG` filters (env_logger's syntax), and
+//! `WXAUTH_LOG_FORMAT` picks env_logger-style text lines or one JSON object a
+//! line (`ts`, `level`, `target`, `msg`, and the access log's request fields)
+//! for log platforms.
+//!
+//! Lines a client can cause by sending garbage (actix-http's parse errors,
+//! logged at ERROR) are demoted to DEBUG: they are not the operator's
+//! problem, and at ERROR any client could fill the log.
+
+use crate::config::{LogFormat, LogSettings};
+use log::{Level, Log, Metadata, Record};
+use std::io::Write as _;
+
+/// Targets whose ERROR lines are caused by clients, not by the server.
+const CLIENT_CAUSED: &[&str] = &["actix_http::h1", "actix_http::h2"];
+
+/// Installs the logger for `settings`; fails on a filter it cannot parse.
+pub fn init(settings: &LogSettings) -> Result<(), String> {
+    let filter = env_filter::Builder::new()
+        .try_parse(&settings.filter)
+        .map_err(|e| {
+            format!(
+                "RUST_LOG: {:?} is not a log filter ({e}); e.g. info or wxauth=debug,actix_web=info",
+                settings.filter
+            )
+        })?
+        .build();
+    let logger = Logger {
+        filter,
+        format: settings.log_format,
+    };
+    log::set_max_level(logger.filter.filter());
+    log::set_boxed_logger(Box::new(logger)).map_err(|e| e.to_string())
+}
+
+struct Logger {
+    filter: env_filter::Filter,
+    format: LogFormat,
+}
+
+/// The level a record is logged at: its own, but DEBUG for a client's
+/// garbage (see [`CLIENT_CAUSED`]).
+fn effective_level(target: &str, level: Level) -> Level {
+    if level <= Level::Warn
+        && CLIENT_CAUSED
+            .iter()
+            .any(|prefix| target.starts_with(prefix))
+    {
+        Level::Debug
+    } else {
+        level
+    }
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        let level = effective_level(metadata.target(), metadata.level());
+        self.filter.enabled(
+            &Metadata::builder()
+                .level(level)
+                .target(metadata.target())
+                .build(),
+        )
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        let level = effective_level(record.target(), record.level());
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let line = match self.format {
+            LogFormat::Text => text_line(level, record),
+            LogFormat::Json => json_line(level, record),
+        };
+        // A log line that cannot be written is dropped: there is nowhere
+        // left to report it.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+
+    fn flush(&self) {
+        let _ = std::io::stderr().flush();
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// env_logger's default shape: `[ts LEVEL target] msg key=value...`.
+fn text_line(level: Level, record: &Record<'_>) -> String {
+    let mut fields = Fields::default();
+    let _ = record.key_values().visit(&mut fields);
+    let mut line = format!(
+        "[{} {level:<5} {}] {}",
+        now(),
+        record.target(),
+        record.args()
+    );
+    for (key, value) in &fields.0 {
+        line.push(' ');
+        line.push_str(key);
+        line.push('=');
+        match value {
+            serde_json::Value::String(text) => line.push_str(text),
+            other => line.push_str(&other.to_string()),
+        }
+    }
+    line.push('\n');
+    line
+}
+
+/// One JSON object: `ts`, `level`, `target`, `msg`, then the record's
+/// key-values (the access log's `method`, `path`, `status`, ...).
+fn json_line(level: Level, record: &Record<'_>) -> String {
+    let mut object = serde_json::Map::new();
+    object.insert("ts".into(), now().into());
+    object.insert("level".into(), level.as_str().into());
+    object.insert("target".into(), record.target().into());
+    object.insert("msg".into(), record.args().to_string().into());
+    let mut fields = Fields::default();
+    let _ = record.key_values().visit(&mut fields);
+    for (key, value) in fields.0 {
+        object.entry(key).or_insert(value);
+    }
+    let mut line = serde_json::Value::Object(object).to_string();
+    line.push('\n');
+    line
+}
+
+/// A record's key-values, as JSON values.
+#[derive(Default)]
+struct Fields(Vec<(String, serde_json::Value)>);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for Fields {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        let value = if let Some(number) = value.to_u64() {
+            number.into()
+        } else if let Some(number) = value.to_f64() {
+            serde_json::Number::from_f64(number)
+                .map_or_else(|| value.to_string().into(), Into::into)
+        } else {
+            value.to_string().into()
+        };
+        self.0.push((key.as_str().to_owned(), value));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_caused_errors_are_demoted_and_others_are_not() {
+        assert_eq!(
+            effective_level("actix_http::h1::dispatcher", Level::Error),
+            Level::Debug
+        );
+        assert_eq!(
+            effective_level("wxauth::keyring", Level::Error),
+            Level::Error
+        );
+        assert_eq!(
+            effective_level("actix_http::h1::dispatcher", Level::Trace),
+            Level::Trace
+        );
+    }
+
+    #[test]
+    fn json_lines_carry_the_fields_and_key_values() {
+        let line = json_line(
+            Level::Info,
+            &Record::builder()
+                .args(format_args!("GET /healthz 200"))
+                .target("wxauth::access")
+                .level(Level::Info)
+                .key_values(&[("status", 200u64)])
+                .build(),
+        );
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["level"], "INFO");
+        assert_eq!(value["target"], "wxauth::access");
+        assert_eq!(value["msg"], "GET /healthz 200");
+        assert_eq!(value["status"], 200);
+        assert!(chrono::DateTime::parse_from_rfc3339(value["ts"].as_str().unwrap()).is_ok());
+    }
+}
