@@ -236,6 +236,16 @@ pub struct KeySettings {
     pub key_activation_delay: i64,
 }
 
+impl KeySettings {
+    /// How the signing key is chosen.
+    pub fn signing_rule(&self) -> crate::keyring::SigningRule {
+        crate::keyring::SigningRule {
+            pin: self.signing_kid.clone(),
+            activation_delay: self.key_activation_delay,
+        }
+    }
+}
+
 /// What protects the server from its clients (SPEC section 10).
 #[derive(Debug, Clone, Args)]
 pub struct EdgeSettings {

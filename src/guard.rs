@@ -27,7 +27,7 @@
 use crate::clock::{SharedClock, SystemClock};
 use crate::domain::SessionKey;
 use crate::error::ApiError;
-use crate::keyring::{KeyReloader, Keyring, KeyringError, SharedKeyring};
+use crate::keyring::{KeyReloader, Keyring, KeyringError, SharedKeyring, SigningRule};
 use crate::metrics::Metrics;
 use crate::token::{Claims, Rejection, TokenPolicy, TokenVerifier, VerifiedToken};
 use actix_web::http::header::AUTHORIZATION;
@@ -95,13 +95,14 @@ impl Guard {
             log::error!("skipping key file {}: {}", file.path.display(), file.error);
         }
         let clock: SharedClock = Arc::new(SystemClock);
-        let policy = TokenPolicy {
-            issuer: issuer.to_owned(),
-            audience: appid.to_owned(),
-            leeway,
-        };
+        let policy = TokenPolicy::new(issuer, appid, leeway);
         let keyring = SharedKeyring::new(keyring);
-        let reloader = Arc::new(KeyReloader::new(keyring.clone(), dir.to_owned(), None));
+        let reloader = Arc::new(KeyReloader::new(
+            keyring.clone(),
+            dir.to_owned(),
+            SigningRule::default(),
+            clock.clone(),
+        ));
         let verifier =
             TokenVerifier::new(keyring, policy, clock).with_cache(crate::token::CACHE_CAPACITY);
         Ok(Self::with_reloader(verifier, reloader))

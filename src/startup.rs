@@ -8,7 +8,9 @@ use crate::config::{SIMULATOR_APPID, SIMULATOR_SECRET, Settings, WeChatMode};
 use crate::edge::Edge;
 use crate::edge::EdgeIo;
 use crate::guard::Guard;
-use crate::keyring::{self, KeyAlg, KeyReloader, Keyring, KeyringError, SharedKeyring};
+use crate::keyring::{
+    self, KeyAlg, KeyReloader, Keyring, KeyringError, SharedKeyring, SigningRule,
+};
 use crate::metrics::Metrics;
 use crate::routes::{self, AppState};
 use crate::sessions::Sessions;
@@ -93,7 +95,8 @@ impl Application {
             TcpListener::bind(bind).map_err(|source| StartupError::Bind { addr: bind, source })?;
         let addr = listener.local_addr()?;
 
-        let keyring = load_keys(&settings)?;
+        let rule = settings.keys.signing_rule();
+        let keyring = load_keys(&settings, &rule, clock.now())?;
         let signing_kid = keyring.signing().kid().to_owned();
         let keyring = SharedKeyring::new(keyring);
         let metrics = Metrics::new()?;
@@ -101,7 +104,8 @@ impl Application {
             KeyReloader::new(
                 keyring.clone(),
                 settings.keys.folder.dir.clone(),
-                settings.keys.signing_kid.clone(),
+                rule,
+                clock.clone(),
             )
             .with_metrics(metrics.clone()),
         );
@@ -291,10 +295,9 @@ impl Application {
 
 /// Loads the key folder; in simulator mode, makes a development key first if
 /// the folder has none.
-fn load_keys(settings: &Settings) -> Result<Keyring, StartupError> {
+fn load_keys(settings: &Settings, rule: &SigningRule, now: i64) -> Result<Keyring, StartupError> {
     let dir = &settings.keys.folder.dir;
-    let pin = settings.keys.signing_kid.as_deref();
-    let loaded = match Keyring::load(dir, pin) {
+    let loaded = match Keyring::load_with(dir, rule, now) {
         Err(KeyringError::NoKeys { .. }) if settings.is_simulator() => {
             let kid = keyring::default_kid(chrono::Utc::now());
             let path = keyring::write_new_key(dir, &kid, KeyAlg::Eddsa).map_err(|source| {
@@ -307,7 +310,7 @@ fn load_keys(settings: &Settings) -> Result<Keyring, StartupError> {
                 "simulator mode: generated development key {} (never use it in production)",
                 path.display()
             );
-            Keyring::load(dir, pin)?
+            Keyring::load_with(dir, rule, now)?
         }
         other => other?,
     };

@@ -3,22 +3,22 @@
 
 use super::seal::SealingKey;
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair,
     RsaPublicKeyComponents,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
-use serde_json::json;
 use sha2::Digest as _;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The smallest RSA modulus accepted, in bits (RFC 7518 section 3.3).
-const MIN_RSA_BITS: usize = 2048;
+/// The RSA moduli accepted, in bits: at least 2048 (RFC 7518 section
+/// 3.3), at most 4096 (each verification costs the server more with the
+/// size, and a client can ask for as many as it likes).
+const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=4096;
+/// The one RSA public exponent accepted: 65537 (F4), big-endian.
+const RSA_EXPONENT: &[u8] = &[0x01, 0x00, 0x01];
 
 /// The algorithm of a key, which is the only algorithm its tokens may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +79,15 @@ pub enum KeyError {
     /// The file could not be read.
     #[error("cannot read: {0}")]
     Io(#[from] std::io::Error),
+    /// Not a regular file (after symlinks): a FIFO, a device, a folder.
+    #[error("is not a regular file")]
+    NotAFile,
+    /// Larger than any key file.
+    #[error("is larger than {0} bytes: not a key file")]
+    TooLarge(u64),
+    /// The read did not finish in time (a hung network folder).
+    #[error("could not be read within {0:?}")]
+    Slow(std::time::Duration),
     /// The file is not PEM.
     #[error("not a PEM file")]
     NotPem,
@@ -91,12 +100,13 @@ pub enum KeyError {
     /// The key is PKCS#8 but of a kind wxauth does not sign with.
     #[error("is not an Ed25519, P-256 or RSA (2048 bits or more) PKCS#8 private key")]
     Unsupported,
-    /// The RSA key is too short.
-    #[error("is an RSA key of {0} bits; at least 2048 are required")]
-    RsaTooShort(usize),
-    /// The pin file is unusable (reported with the key files on a rescan).
-    #[error("{0}")]
-    Pin(String),
+    /// The RSA key is shorter than 2048 or longer than 4096 bits (a long
+    /// key makes every verification a CPU lever for clients).
+    #[error("is an RSA key of {0} bits; 2048 to 4096 are accepted")]
+    RsaSize(usize),
+    /// The RSA public exponent is not 65537.
+    #[error("is an RSA key whose public exponent is not 65537")]
+    RsaExponent,
     /// Key generation failed in the crypto library.
     #[error("the crypto library could not generate or encode a key")]
     Generate,
@@ -111,7 +121,7 @@ pub struct KeyGeneration {
     encoding: EncodingKey,
     decoding: DecodingKey,
     sealing: SealingKey,
-    jwk: serde_json::Value,
+    jwk: Jwk,
     /// SHA-256 of the canonical key: equal for the same key however encoded.
     fingerprint: [u8; 32],
 }
@@ -139,8 +149,7 @@ impl KeyGeneration {
         // encoding of the parsed key, not from the file's bytes: the same key
         // re-encoded (`openssl pkey`, v1 or v2) must open the same seals, or
         // a harmless re-encoding would log everyone out.
-        let (alg, encoding, decoding, mut jwk, canonical) = if let Ok(pair) =
-            Ed25519KeyPair::from_pkcs8(der)
+        let (alg, encoding, decoding, canonical) = if let Ok(pair) = Ed25519KeyPair::from_pkcs8(der)
         {
             let public = pair.public_key().as_ref();
             let canonical = pair
@@ -152,34 +161,40 @@ impl KeyGeneration {
                 KeyAlg::Eddsa,
                 EncodingKey::from_ed_der(der),
                 DecodingKey::from_ed_der(public),
-                json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public)}),
                 canonical,
             )
         } else if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
             // An uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
             let point = pair.public_key().as_ref();
+            if point.len() != 65 {
+                return Err(KeyError::Unsupported);
+            }
             let canonical = pair
                 .to_pkcs8v1()
                 .map_err(|_| KeyError::Unsupported)?
                 .as_ref()
                 .to_vec();
-            let (x, y) = point
-                .get(1..33)
-                .zip(point.get(33..65))
-                .ok_or(KeyError::Unsupported)?;
             (
                 KeyAlg::Es256,
                 EncodingKey::from_ec_der(der),
                 DecodingKey::from_ec_der(point),
-                json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y)}),
                 canonical,
             )
         } else if let Ok(pair) = RsaKeyPair::from_pkcs8(der) {
             let bits = pair.public_modulus_len() * 8;
-            if bits < MIN_RSA_BITS {
-                return Err(KeyError::RsaTooShort(bits));
+            if !RSA_BITS.contains(&bits) {
+                return Err(KeyError::RsaSize(bits));
             }
             let parts = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+            let exponent = parts
+                .e
+                .iter()
+                .skip_while(|b| **b == 0)
+                .copied()
+                .collect::<Vec<_>>();
+            if exponent != RSA_EXPONENT {
+                return Err(KeyError::RsaExponent);
+            }
             let canonical = pair
                 .as_der()
                 .map_err(|_| KeyError::Unsupported)?
@@ -189,17 +204,17 @@ impl KeyGeneration {
                 KeyAlg::Rs256,
                 EncodingKey::from_rsa_pem(pem_text).map_err(|_| KeyError::Unsupported)?,
                 DecodingKey::from_rsa_raw_components(&parts.n, &parts.e),
-                json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&parts.n), "e": URL_SAFE_NO_PAD.encode(&parts.e)}),
                 canonical,
             )
         } else {
             return Err(KeyError::Unsupported);
         };
-        if let Some(fields) = jwk.as_object_mut() {
-            fields.insert("kid".into(), json!(kid));
-            fields.insert("alg".into(), json!(alg.jose_name()));
-            fields.insert("use".into(), json!("sig"));
-        }
+        // From the public key (FIELD-NOTES: from_encoding_key fails on
+        // PKCS#8 v2 Ed25519 keys); kid and use set here.
+        let mut jwk = Jwk::from_decoding_key(&decoding, Some(alg.algorithm()))
+            .map_err(|_| KeyError::Unsupported)?;
+        jwk.common.key_id = Some(kid.to_owned());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         Ok(Self {
             kid: kid.to_owned(),
             alg,
@@ -249,36 +264,16 @@ impl KeyGeneration {
     }
 
     /// The public JWK (RFC 7517) with `kid`, `alg` and `use: sig`.
-    pub fn jwk(&self) -> &serde_json::Value {
+    pub fn jwk(&self) -> &Jwk {
         &self.jwk
     }
-}
-
-/// Generates a new private key of `alg` as PKCS#8 PEM text.
-pub fn generate_pem(alg: KeyAlg) -> Result<String, KeyError> {
-    let rng = SystemRandom::new();
-    let der: Vec<u8> = match alg {
-        // PKCS#8 v1, as `openssl genpkey` writes it, so every tool reads it.
-        KeyAlg::Eddsa => Ed25519KeyPair::generate_pkcs8v1(&rng)
-            .map_err(|_| KeyError::Generate)?
-            .as_ref()
-            .to_vec(),
-        KeyAlg::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|_| KeyError::Generate)?
-            .as_ref()
-            .to_vec(),
-        KeyAlg::Rs256 => aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048)
-            .and_then(|pair| pair.as_der())
-            .map_err(|_| KeyError::Generate)?
-            .as_ref()
-            .to_vec(),
-    };
-    Ok(pem::encode(&pem::Pem::new("PRIVATE KEY", der)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyring::generate_pem;
+    use aws_lc_rs::rand::SystemRandom;
 
     #[test]
     fn generated_keys_load_back_with_their_algorithm() {
@@ -286,11 +281,12 @@ mod tests {
             let pem = generate_pem(alg).unwrap();
             let key = KeyGeneration::from_pem("k1", Path::new("k1.pem"), pem.as_bytes()).unwrap();
             assert_eq!(key.alg(), alg);
-            assert_eq!(key.jwk()["alg"], alg.jose_name());
-            assert_eq!(key.jwk()["kid"], "k1");
-            assert_eq!(key.jwk()["use"], "sig");
+            let jwk = serde_json::to_value(key.jwk()).unwrap();
+            assert_eq!(jwk["alg"], alg.jose_name());
+            assert_eq!(jwk["kid"], "k1");
+            assert_eq!(jwk["use"], "sig");
             assert!(
-                key.jwk().get("d").is_none(),
+                jwk.get("d").is_none(),
                 "a JWK must not carry the private key"
             );
         }

@@ -1,38 +1,42 @@
-//! The key folder: every `<kid>.pem` in it is one key generation. Every loaded
-//! key verifies; one signs: `WXAUTH_SIGNING_KID`, or else the greatest kid
-//! (so a kid that is a UTC timestamp makes the newest key sign).
-//!
-//! The signing key may also be pinned at run time by a one-line file
-//! [`PIN_FILE`] in the folder, which every rescan reads, so a key is promoted
-//! on every replica without a restart. `WXAUTH_SIGNING_KID`, when set, wins.
+//! The keys: every `<kid>.pem` in the key folder is one key generation
+//! (SPEC section 4). Every loaded key verifies; one signs:
+//! `WXAUTH_SIGNING_KID`, else the kid in the folder's [`PIN_FILE`] (reread on
+//! every rescan, so a key is promoted on every replica without a restart),
+//! else the greatest *active* kid. A key is active once its file is
+//! `WXAUTH_KEY_ACTIVATION_DELAY` seconds old, or when no loaded key is
+//! active (a fresh folder signs at once); once active, it stays active for
+//! the life of the process. So adding a key file publishes it at once and
+//! promotes it only after every replica and every JWK Set cache had time to
+//! see it.
 //!
 //! The set is swapped atomically behind [`SharedKeyring`]: readers take the
 //! current set without locking and never see a half-loaded one.
+//!
+//! - [`folder`]: reading the folder (safely) and writing new keys;
+//! - [`key`]: one key file parsed, and what is derived from it;
+//! - [`generate`]: new keys; [`jwks`]: the public JWK Set;
+//! - [`seal`]: the session_key sealing key of a generation;
+//! - [`reload`]: rescans while serving.
 
+mod folder;
+mod generate;
+mod jwks;
 mod key;
 mod reload;
 pub mod seal;
 
-pub use key::{KeyAlg, KeyError, KeyGeneration, generate_pem};
+pub use folder::{MAX_KEY_FILE, PIN_FILE, READ_WAIT, default_kid, is_valid_kid, write_new_key};
+pub use generate::generate_pem;
+pub use jwks::render_jwks;
+pub use key::{KeyAlg, KeyError, KeyGeneration};
 pub use reload::KeyReloader;
 
-/// The file in the key folder that pins the signing kid (one line, the kid).
-pub const PIN_FILE: &str = "signing-kid";
-
 use arc_swap::ArcSwap;
+use folder::Scan;
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Whether `kid` is a valid key id: 1 to 64 characters of `[A-Za-z0-9_-]`,
-/// so it is safe as a file stem and in a JWT header.
-pub fn is_valid_kid(kid: &str) -> bool {
-    (1..=64).contains(&kid.len())
-        && kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
 
 /// Why no usable key set could be made.
 #[derive(Debug, thiserror::Error)]
@@ -47,13 +51,16 @@ pub enum KeyringError {
     },
     /// The folder holds no usable key.
     #[error(
-        "no usable key in {dir}: create one with `wxauth keygen --dir {dir}` \
+        "no usable key in {dir}{refused}: create one with `wxauth keygen --dir {dir}` \
          (or `openssl genpkey -algorithm ed25519 -out {dir}/<kid>.pem`)",
-        dir = .dir.display()
+        dir = .dir.display(),
+        refused = refused_list(.refused)
     )]
     NoKeys {
         /// The folder.
         dir: PathBuf,
+        /// The key files that were refused, each with why.
+        refused: Vec<String>,
     },
     /// The pin names a key that is not loaded.
     #[error("{origin}={kid} names no usable key file in {dir}", dir = .dir.display())]
@@ -73,86 +80,197 @@ pub enum KeyringError {
     },
 }
 
-/// A file in the key folder that could not be loaded, and why.
+fn refused_list(refused: &[String]) -> String {
+    if refused.is_empty() {
+        String::new()
+    } else {
+        format!(" (refused: {})", refused.join("; "))
+    }
+}
+
+/// What was wrong with a file in the key folder.
+#[derive(Debug)]
+pub enum FileError {
+    /// A key file that could not be loaded.
+    Key(KeyError),
+    /// The pin file, or a pin, that could not be followed.
+    Pin(String),
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Key(error) => error.fmt(f),
+            Self::Pin(message) => f.write_str(message),
+        }
+    }
+}
+
+/// A file in the key folder that could not be used, and why.
 #[derive(Debug)]
 pub struct BrokenKeyFile {
     /// The file.
     pub path: PathBuf,
     /// Why it was skipped.
-    pub error: KeyError,
+    pub error: FileError,
+}
+
+/// How the signing key is chosen (SPEC section 4).
+#[derive(Debug, Clone, Default)]
+pub struct SigningRule {
+    /// `WXAUTH_SIGNING_KID`: this kid signs, whatever else.
+    pub pin: Option<String>,
+    /// `WXAUTH_KEY_ACTIVATION_DELAY`: seconds a new key file only verifies.
+    pub activation_delay: i64,
+}
+
+impl SigningRule {
+    /// Every key active at once; `pin` (if any) signs.
+    pub fn immediate(pin: Option<&str>) -> Self {
+        Self {
+            pin: pin.map(str::to_owned),
+            activation_delay: 0,
+        }
+    }
+}
+
+/// One loaded generation and its state.
+#[derive(Debug, Clone)]
+pub struct KeyState {
+    /// The generation.
+    pub key: Arc<KeyGeneration>,
+    /// When its file was last modified, seconds since the epoch (None: the
+    /// file system does not say; then the key is active at once).
+    pub published: Option<i64>,
+    /// Whether it may sign.
+    pub active: bool,
+}
+
+impl KeyState {
+    /// When the key may sign, seconds since the epoch.
+    pub fn active_from(&self, rule: &SigningRule) -> Option<i64> {
+        self.published
+            .map(|at| at.saturating_add(rule.activation_delay))
+    }
 }
 
 /// Loaded generations by kid; a `BTreeMap` so the greatest kid is the last.
-type KeyMap = BTreeMap<String, Arc<KeyGeneration>>;
+type KeyMap = BTreeMap<String, KeyState>;
 
 /// An immutable set of loaded key generations with the one that signs.
 #[derive(Debug)]
 pub struct Keyring {
     keys: KeyMap,
     signing: Arc<KeyGeneration>,
+    /// The key that will sign once active, and when (unless pinned).
+    next: Option<(String, i64)>,
     jwks: Vec<u8>,
 }
 
 impl Keyring {
-    /// Loads every key file of `dir`. Broken files are returned beside the
-    /// keyring, for the caller to log; a folder without a usable key, or a pin
-    /// naming no loaded key, is an error.
+    /// Loads every key file of `dir`, every key active at once (no
+    /// activation delay). Broken files are returned beside the keyring, for
+    /// the caller to log; a folder without a usable key, or a pin naming no
+    /// loaded key, is an error.
     pub fn load(dir: &Path, pin: Option<&str>) -> Result<(Self, Vec<BrokenKeyFile>), KeyringError> {
-        let scan = scan(dir)?;
+        Self::load_with(
+            dir,
+            &SigningRule::immediate(pin),
+            chrono::Utc::now().timestamp(),
+        )
+    }
+
+    /// Loads every key file of `dir` under `rule`, at time `now`.
+    pub fn load_with(
+        dir: &Path,
+        rule: &SigningRule,
+        now: i64,
+    ) -> Result<(Self, Vec<BrokenKeyFile>), KeyringError> {
+        let scan = folder::scan(dir)?;
         // WXAUTH_SIGNING_KID wins: the pin file is not even read then.
-        let file_pin = if pin.is_some() { None } else { scan.pin? };
-        Ok((Self::from_keys(dir, scan.keys, pin, file_pin)?, scan.broken))
+        let file_pin = if rule.pin.is_some() { None } else { scan.pin? };
+        if scan.keys.is_empty() {
+            return Err(KeyringError::NoKeys {
+                dir: dir.to_owned(),
+                refused: scan
+                    .broken
+                    .iter()
+                    .map(|file| format!("{}: {}", file.path.display(), file.error))
+                    .collect(),
+            });
+        }
+        let keys = activate(scan.keys, &BTreeMap::new(), rule, now);
+        Ok((Self::from_keys(dir, keys, rule, file_pin)?, scan.broken))
+    }
+
+    /// [`Keyring::rescan_with`], every key active at once.
+    pub fn rescan(
+        &self,
+        dir: &Path,
+        pin: Option<&str>,
+    ) -> Result<(Self, Vec<BrokenKeyFile>), KeyringError> {
+        self.rescan_with(
+            dir,
+            &SigningRule::immediate(pin),
+            chrono::Utc::now().timestamp(),
+        )
     }
 
     /// Rescans `dir` on top of this keyring. A file that fails to load keeps
     /// the key this keyring had for its kid; a file gone from the folder stops
     /// verifying. A pin file that is unreadable or names no loaded key is
     /// reported with the broken files and changes nothing about who signs
-    /// (the current signer, or the greatest kid if it is gone), so it cannot
-    /// hold up the rest of the rescan. The result always has a signing key,
-    /// or the rescan fails and the caller keeps what it had.
-    pub fn rescan(
+    /// (the current signer, or the greatest active kid if it is gone), so it
+    /// cannot hold up the rest of the rescan. The result always has a signing
+    /// key, or the rescan fails and the caller keeps what it had.
+    pub fn rescan_with(
         &self,
         dir: &Path,
-        pin: Option<&str>,
+        rule: &SigningRule,
+        now: i64,
     ) -> Result<(Self, Vec<BrokenKeyFile>), KeyringError> {
         let Scan {
             mut keys,
             mut broken,
             pin: file_pin,
-        } = scan(dir)?;
+        } = folder::scan(dir)?;
         for file in &broken {
-            if let Some(kid) = kid_of(&file.path)
+            if let Some(kid) = folder::kid_of(&file.path)
                 && let Some(old) = self.keys.get(kid)
             {
-                keys.insert(kid.to_owned(), Arc::clone(old));
+                keys.insert(kid.to_owned(), (Arc::clone(&old.key), old.published));
             }
         }
         // An unchanged key keeps its generation object: tokens it verified
         // stay in the verified-token cache, which checks generation identity.
-        for (kid, key) in keys.iter_mut() {
+        for (kid, (key, _)) in keys.iter_mut() {
             if let Some(old) = self.keys.get(kid)
-                && old.same_key(key)
+                && old.key.same_key(key)
             {
-                *key = Arc::clone(old);
+                *key = Arc::clone(&old.key);
             }
         }
         // The environment's pinned key gone from the folder: an operator's
         // mistake; it keeps signing (and verifying) rather than every rescan
         // failing, so new keys still load and deleted ones still go.
-        if let Some(kid) = pin
+        if let Some(kid) = rule.pin.as_deref()
             && !keys.contains_key(kid)
             && let Some(old) = self.keys.get(kid)
         {
-            keys.insert(kid.to_owned(), Arc::clone(old));
+            keys.insert(kid.to_owned(), (Arc::clone(&old.key), old.published));
             broken.push(BrokenKeyFile {
                 path: dir.join(format!("{kid}.pem")),
-                error: KeyError::Pin(format!(
+                error: FileError::Pin(format!(
                     "WXAUTH_SIGNING_KID={kid} names a file that is gone; its key stays loaded and signing"
                 )),
             });
         }
-        let file_pin = if pin.is_some() { Ok(None) } else { file_pin };
+        let keys = activate(keys, &self.keys, rule, now);
+        let file_pin = if rule.pin.is_some() {
+            Ok(None)
+        } else {
+            file_pin
+        };
         let file_pin = match file_pin {
             Ok(Some(kid)) if !keys.contains_key(&kid) => Err(KeyringError::PinnedKidMissing {
                 origin: PIN_FILE,
@@ -161,29 +279,26 @@ impl Keyring {
             }),
             other => other,
         };
-        let file_pin = match file_pin {
-            Ok(file_pin) => file_pin,
-            Err(error) => {
-                broken.push(BrokenKeyFile {
-                    path: dir.join(PIN_FILE),
-                    error: KeyError::Pin(format!("{error}; the signing key stays as it was")),
-                });
-                let current = self.signing.kid();
-                keys.contains_key(current).then(|| current.to_owned())
-            }
-        };
-        Ok((Self::from_keys(dir, keys, pin, file_pin)?, broken))
+        let file_pin = file_pin.unwrap_or_else(|error| {
+            broken.push(BrokenKeyFile {
+                path: dir.join(PIN_FILE),
+                error: FileError::Pin(format!("{error}; the signing key stays as it was")),
+            });
+            let current = self.signing.kid();
+            keys.contains_key(current).then(|| current.to_owned())
+        });
+        Ok((Self::from_keys(dir, keys, rule, file_pin)?, broken))
     }
 
     /// Picks the signing key: the `WXAUTH_SIGNING_KID` pin, else the pin
-    /// file's, else the greatest kid.
+    /// file's, else the greatest active kid.
     fn from_keys(
         dir: &Path,
         keys: KeyMap,
-        env_pin: Option<&str>,
+        rule: &SigningRule,
         file_pin: Option<String>,
     ) -> Result<Self, KeyringError> {
-        let pin = match (env_pin, file_pin.as_deref()) {
+        let pin = match (rule.pin.as_deref(), file_pin.as_deref()) {
             (Some(kid), _) => Some(("WXAUTH_SIGNING_KID", kid)),
             (None, Some(kid)) => Some((PIN_FILE, kid)),
             (None, None) => None,
@@ -198,23 +313,36 @@ impl Keyring {
                 })?,
             None => keys
                 .values()
-                .next_back()
+                .rev()
+                .find(|state| state.active)
                 .ok_or_else(|| KeyringError::NoKeys {
                     dir: dir.to_owned(),
+                    refused: Vec::new(),
                 })?,
         };
-        let signing = Arc::clone(signing);
-        let jwks = render_jwks(keys.values().map(|key| key.as_ref()));
+        let signing = Arc::clone(&signing.key);
+        // The next signer: a greater kid that is not active yet.
+        let next = match pin {
+            Some(_) => None,
+            None => keys
+                .iter()
+                .rev()
+                .take_while(|(kid, _)| kid.as_str() > signing.kid())
+                .filter(|(_, state)| !state.active)
+                .find_map(|(kid, state)| Some((kid.clone(), state.active_from(rule)?))),
+        };
+        let jwks = render_jwks(keys.values().map(|state| state.key.as_ref()));
         Ok(Self {
             keys,
             signing,
+            next,
             jwks,
         })
     }
 
     /// The generation with this kid, if loaded.
     pub fn get(&self, kid: &str) -> Option<&Arc<KeyGeneration>> {
-        self.keys.get(kid)
+        self.keys.get(kid).map(|state| &state.key)
     }
 
     /// The generation that signs new tokens.
@@ -222,8 +350,19 @@ impl Keyring {
         &self.signing
     }
 
+    /// The kid that will sign next, and from when (seconds since the epoch):
+    /// a newer key waiting out its activation delay.
+    pub fn next_signing(&self) -> Option<(&str, i64)> {
+        self.next.as_ref().map(|(kid, at)| (kid.as_str(), *at))
+    }
+
     /// Every loaded generation, by kid.
     pub fn keys(&self) -> impl Iterator<Item = &Arc<KeyGeneration>> {
+        self.keys.values().map(|state| &state.key)
+    }
+
+    /// Every loaded generation with its state, by kid.
+    pub fn states(&self) -> impl Iterator<Item = &KeyState> {
         self.keys.values()
     }
 
@@ -244,11 +383,38 @@ impl Keyring {
     }
 }
 
-/// The JWK Set (RFC 7517 section 5) of `keys`, as JSON bytes. Rendered once
-/// per load; `/.well-known/jwks.json` serves the bytes.
-pub fn render_jwks<'a>(keys: impl Iterator<Item = &'a KeyGeneration>) -> Vec<u8> {
-    let set = serde_json::json!({ "keys": keys.map(KeyGeneration::jwk).collect::<Vec<_>>() });
-    serde_json::to_vec(&set).unwrap_or_default()
+/// Decides which keys are active at `now`: those active before (in
+/// `previous`), those whose file is old enough, and those whose age is
+/// unknown; and if that leaves none, all of them (a fresh folder signs at
+/// once).
+fn activate(
+    found: BTreeMap<String, (Arc<KeyGeneration>, Option<i64>)>,
+    previous: &KeyMap,
+    rule: &SigningRule,
+    now: i64,
+) -> KeyMap {
+    let mut keys: KeyMap = found
+        .into_iter()
+        .map(|(kid, (key, published))| {
+            let was_active = previous
+                .get(&kid)
+                .is_some_and(|old| old.active && Arc::ptr_eq(&old.key, &key));
+            let old_enough =
+                published.is_none_or(|at| at.saturating_add(rule.activation_delay) <= now);
+            let state = KeyState {
+                key,
+                published,
+                active: was_active || old_enough,
+            };
+            (kid, state)
+        })
+        .collect();
+    if !keys.values().any(|state| state.active) {
+        for state in keys.values_mut() {
+            state.active = true;
+        }
+    }
+    keys
 }
 
 /// The keyring the server and guards share; swapped whole on each rescan.
@@ -276,104 +442,6 @@ impl SharedKeyring {
     pub fn replace(&self, keyring: Keyring) {
         self.0.store(Arc::new(keyring));
     }
-}
-
-fn kid_of(path: &Path) -> Option<&str> {
-    let name = path.file_name()?.to_str()?;
-    let kid = name.strip_suffix(".pem")?;
-    is_valid_kid(kid).then_some(kid)
-}
-
-/// What one pass over the folder found.
-struct Scan {
-    keys: KeyMap,
-    broken: Vec<BrokenKeyFile>,
-    /// The kid in the pin file, if there is one; an error if it is bad.
-    pin: Result<Option<String>, KeyringError>,
-}
-
-/// Reads every `<kid>.pem` in `dir`, and the pin file. Dot files (such as the
-/// `..data` links of a Kubernetes Secret volume) and `README.md` are passed
-/// over quietly; other files are passed over with a warning.
-fn scan(dir: &Path) -> Result<Scan, KeyringError> {
-    let io_error = |source| KeyringError::Io {
-        dir: dir.to_owned(),
-        source,
-    };
-    let mut keys = BTreeMap::new();
-    let mut broken = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        // A folder that does not exist holds no keys; say so, naming keygen.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Scan {
-                keys,
-                broken,
-                pin: Ok(None),
-            });
-        }
-        other => other.map_err(io_error)?,
-    };
-    for entry in entries {
-        let entry = entry.map_err(io_error)?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name == "README.md" || name == PIN_FILE {
-            continue;
-        }
-        let Some(kid) = kid_of(&path) else {
-            log::warn!(
-                "ignoring {}: key files are named <kid>.pem with a kid of 1 to 64 [A-Za-z0-9_-]",
-                path.display()
-            );
-            continue;
-        };
-        // `read` follows symlinks, which is how Secret volumes present files.
-        let loaded = std::fs::read(&path)
-            .map_err(KeyError::from)
-            .and_then(|text| KeyGeneration::from_pem(kid, &path, &text));
-        match loaded {
-            Ok(key) => {
-                keys.insert(kid.to_owned(), Arc::new(key));
-            }
-            Err(error) => broken.push(BrokenKeyFile { path, error }),
-        }
-    }
-    let pin_path = dir.join(PIN_FILE);
-    let pin = match std::fs::read_to_string(&pin_path) {
-        Ok(text) if is_valid_kid(text.trim()) => Ok(Some(text.trim().to_owned())),
-        Ok(_) => Err(KeyringError::BadPinFile { path: pin_path }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(io_error(source)),
-    };
-    Ok(Scan { keys, broken, pin })
-}
-
-/// Writes a new key of `alg` as `dir/<kid>.pem`, readable by its owner only
-/// (mode 0600), creating `dir` if needed. Refuses to overwrite a file.
-pub fn write_new_key(dir: &Path, kid: &str, alg: KeyAlg) -> Result<PathBuf, std::io::Error> {
-    if !is_valid_kid(kid) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{kid:?} is not a kid: use 1 to 64 characters of [A-Za-z0-9_-]"),
-        ));
-    }
-    let pem = generate_pem(alg).map_err(std::io::Error::other)?;
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("{kid}.pem"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path)?;
-    file.write_all(pem.as_bytes())?;
-    file.sync_all()?;
-    Ok(path)
-}
-
-/// The default kid: the UTC time as `YYYYMMDDTHHMMSSZ`, so newer sorts later.
-pub fn default_kid(now: chrono::DateTime<chrono::Utc>) -> String {
-    now.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
 #[cfg(test)]

@@ -3,27 +3,28 @@
 //! most once a second, so forged kids cannot turn into a disk scan per
 //! request). A rescan that fails keeps the keys the server had.
 
-use super::{Keyring, SharedKeyring};
+use super::{Keyring, SharedKeyring, SigningRule};
+use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The least time between two rescans caused by unknown kids.
 pub const ON_DEMAND_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Rescans one folder into one [`SharedKeyring`].
-#[derive(Debug)]
 pub struct KeyReloader {
     keyring: SharedKeyring,
     dir: PathBuf,
-    pin: Option<String>,
+    rule: SigningRule,
+    clock: SharedClock,
     /// When the last on-demand rescan started; held (asynchronously) during
     /// that rescan, so concurrent requests wait for it instead of scanning
     /// again, without blocking a worker thread.
-    last_on_demand: tokio::sync::Mutex<Option<Instant>>,
+    last_on_demand: tokio::sync::Mutex<Option<Duration>>,
     rescans: AtomicU64,
     failures: AtomicU64,
     metrics: Option<Metrics>,
@@ -32,14 +33,29 @@ pub struct KeyReloader {
     scanning: std::sync::Mutex<()>,
 }
 
+impl std::fmt::Debug for KeyReloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyReloader")
+            .field("dir", &self.dir)
+            .field("rule", &self.rule)
+            .finish_non_exhaustive()
+    }
+}
+
 impl KeyReloader {
-    /// A reloader of `dir` (with the `WXAUTH_SIGNING_KID` pin, if any) into
-    /// `keyring`.
-    pub fn new(keyring: SharedKeyring, dir: PathBuf, pin: Option<String>) -> Self {
+    /// A reloader of `dir` into `keyring`, choosing the signer by `rule` at
+    /// `clock`'s time.
+    pub fn new(
+        keyring: SharedKeyring,
+        dir: PathBuf,
+        rule: SigningRule,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             keyring,
             dir,
-            pin,
+            rule,
+            clock,
             last_on_demand: tokio::sync::Mutex::new(None),
             rescans: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -76,7 +92,7 @@ impl KeyReloader {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.rescans.fetch_add(1, Ordering::Relaxed);
         let old = self.keyring.current();
-        match old.rescan(&self.dir, self.pin.as_deref()) {
+        match old.rescan_with(&self.dir, &self.rule, self.clock.now()) {
             Ok((new, broken)) => {
                 for file in &broken {
                     log::error!(
@@ -111,8 +127,8 @@ impl KeyReloader {
     /// the caller looks the kid up again either way.
     pub async fn rescan_for_unknown_kid(self: &Arc<Self>) {
         let mut last = self.last_on_demand.lock().await;
-        let now = Instant::now();
-        if last.is_some_and(|at| now.duration_since(at) < ON_DEMAND_INTERVAL) {
+        let now = self.clock.monotonic();
+        if last.is_some_and(|at| now.saturating_sub(at) < ON_DEMAND_INTERVAL) {
             return;
         }
         *last = Some(now);

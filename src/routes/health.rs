@@ -16,6 +16,13 @@ pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if keyring.is_empty() {
         HttpResponse::ServiceUnavailable().json(json!({"status": "no signing key"}))
     } else {
-        HttpResponse::Ok().json(json!({"status": "ready", "signing_kid": keyring.signing().kid()}))
+        let next = keyring
+            .next_signing()
+            .map(|(kid, from)| json!({"kid": kid, "from": from}));
+        HttpResponse::Ok().json(json!({
+            "status": "ready",
+            "signing_kid": keyring.signing().kid(),
+            "next_signing": next,
+        }))
     }
 }

@@ -31,7 +31,7 @@ struct State {
     /// A fetch that failed, and when: requests that were waiting for it get
     /// the same answer for [`FAIL_FAST`] instead of each fetching in turn
     /// (N waiters would otherwise wait N timeouts).
-    failed: Option<(std::time::Instant, WeChatError)>,
+    failed: Option<(std::time::Duration, WeChatError)>,
 }
 
 /// How long a failed fetch answers for the requests that waited on it.
@@ -72,7 +72,7 @@ impl WeChatClient {
             return Ok(entry.token.clone());
         }
         if let Some((at, error)) = &state.failed
-            && at.elapsed() < FAIL_FAST
+            && self.clock.monotonic().saturating_sub(*at) < FAIL_FAST
         {
             return Err(error.clone());
         }
@@ -88,7 +88,7 @@ impl WeChatClient {
                 Ok(token)
             }
             Err(error) => {
-                state.failed = Some((std::time::Instant::now(), error.clone()));
+                state.failed = Some((self.clock.monotonic(), error.clone()));
                 Err(error)
             }
         }

@@ -197,7 +197,7 @@ async fn headers_pointing_at_other_keys_or_demanding_extensions_are_rejected() {
         ("crit", json!(["exp"])),
         ("jku", json!("https://attacker.example/jwks.json")),
         ("x5u", json!("https://attacker.example/cert.pem")),
-        ("jwk", key.jwk().clone()),
+        ("jwk", serde_json::to_value(key.jwk()).unwrap()),
         ("typ", json!("at+jwt")),
     ] {
         let mut header = good_header();

@@ -44,8 +44,11 @@ fn hostile_tokens(app: &TestApp, good: &str) -> Vec<(&'static str, String)> {
         hd[name] = value;
         sign(&hd, &claims)
     };
-    let public_jwk = key.jwk().to_string();
-    let public_x = key.jwk()["x"].as_str().unwrap().to_owned();
+    let public_jwk = serde_json::to_string(key.jwk()).unwrap();
+    let public_x = serde_json::to_value(key.jwk()).unwrap()["x"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let message = |alg: &str| {
         format!(
             "{}.{p}",
@@ -277,7 +280,10 @@ fn hostile_tokens(app: &TestApp, good: &str) -> Vec<(&'static str, String)> {
             "x5u",
             with_header("x5u", json!("https://attacker.example/x509")),
         ),
-        ("jwk", with_header("jwk", key.jwk().clone())),
+        (
+            "jwk",
+            with_header("jwk", serde_json::to_value(key.jwk()).unwrap()),
+        ),
         ("x5c", with_header("x5c", json!(["MIIB"]))),
         ("crit", with_header("crit", json!(["b64"]))),
         ("b64 false with crit", {
