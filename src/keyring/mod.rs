@@ -585,4 +585,137 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         assert!(write_new_key(dir.path(), "k", KeyAlg::Eddsa).is_err());
     }
+
+    fn set_age(path: &std::path::Path, seconds: u64) {
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(seconds))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_new_key_verifies_at_once_and_signs_after_the_activation_delay() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = write_new_key(dir.path(), "20250101T000000Z", KeyAlg::Eddsa).unwrap();
+        set_age(&old, 3600);
+        write_new_key(dir.path(), "20260101T000000Z", KeyAlg::Eddsa).unwrap();
+        let rule = SigningRule {
+            pin: None,
+            activation_delay: 600,
+        };
+        let now = chrono::Utc::now().timestamp();
+
+        let (ring, _) = Keyring::load_with(dir.path(), &rule, now).unwrap();
+        assert_eq!(ring.signing().kid(), "20250101T000000Z");
+        assert!(ring.get("20260101T000000Z").is_some(), "verifies at once");
+        let (next, from) = ring.next_signing().unwrap();
+        assert_eq!(next, "20260101T000000Z");
+        assert!((now + 590..=now + 610).contains(&from), "{from} vs {now}");
+
+        let (later, _) = ring.rescan_with(dir.path(), &rule, now + 601).unwrap();
+        assert_eq!(later.signing().kid(), "20260101T000000Z");
+        assert_eq!(later.next_signing(), None);
+        // The same moment seen by a replica started then: the same signer.
+        let (fresh, _) = Keyring::load_with(dir.path(), &rule, now + 601).unwrap();
+        assert_eq!(fresh.signing().kid(), "20260101T000000Z");
+    }
+
+    #[test]
+    fn a_fresh_folder_signs_at_once_and_a_pin_promotes_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        write_new_key(dir.path(), "a", KeyAlg::Eddsa).unwrap();
+        write_new_key(dir.path(), "b", KeyAlg::Eddsa).unwrap();
+        let rule = SigningRule {
+            pin: None,
+            activation_delay: 600,
+        };
+        let now = chrono::Utc::now().timestamp();
+        let (ring, _) = Keyring::load_with(dir.path(), &rule, now).unwrap();
+        assert_eq!(ring.signing().kid(), "b", "no key active: all are");
+
+        set_age(&dir.path().join("a.pem"), 3600);
+        write_new_key(dir.path(), "c", KeyAlg::Eddsa).unwrap();
+        std::fs::write(dir.path().join(PIN_FILE), "c").unwrap();
+        let (ring, _) = ring.rescan_with(dir.path(), &rule, now).unwrap();
+        assert_eq!(ring.signing().kid(), "c", "the pin file promotes at once");
+        let pinned = SigningRule {
+            pin: Some("a".into()),
+            activation_delay: 600,
+        };
+        let (ring, _) = ring.rescan_with(dir.path(), &pinned, now).unwrap();
+        assert_eq!(ring.signing().kid(), "a");
+        assert_eq!(ring.next_signing(), None, "a pin has no next");
+    }
+
+    #[test]
+    fn an_active_key_stays_active_when_its_file_is_redated() {
+        // A Kubernetes Secret update rewrites every file: the signer must
+        // not change because the old key looks new again.
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_new_key(dir.path(), "a", KeyAlg::Eddsa).unwrap();
+        set_age(&a, 3600);
+        let rule = SigningRule {
+            pin: None,
+            activation_delay: 600,
+        };
+        let now = chrono::Utc::now().timestamp();
+        let (ring, _) = Keyring::load_with(dir.path(), &rule, now).unwrap();
+        write_new_key(dir.path(), "b", KeyAlg::Eddsa).unwrap();
+        set_age(&a, 0);
+        let (ring, _) = ring.rescan_with(dir.path(), &rule, now).unwrap();
+        assert_eq!(ring.signing().kid(), "a");
+        assert_eq!(ring.next_signing().map(|(kid, _)| kid), Some("b"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_devices_and_huge_files_are_refused_without_stalling_the_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        write_new_key(dir.path(), "good", KeyAlg::Eddsa).unwrap();
+        let fifo = dir.path().join("fifo.pem");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.pem")).unwrap();
+        let big = std::fs::File::create(dir.path().join("big.pem")).unwrap();
+        big.set_len(300 * 1024 * 1024).unwrap();
+
+        let started = std::time::Instant::now();
+        let (ring, broken) = Keyring::load(dir.path(), None).unwrap();
+
+        assert!(started.elapsed() < READ_WAIT, "no file was waited on");
+        assert_eq!(ring.len(), 1);
+        let reasons: Vec<String> = broken
+            .iter()
+            .map(|file| format!("{}: {}", file.path.display(), file.error))
+            .collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("fifo.pem: is not a regular file"))
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("zero.pem: is not a regular file"))
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("big.pem: is larger than 65536 bytes"))
+        );
+    }
+
+    #[test]
+    fn a_folder_of_refused_keys_names_each_file_and_why() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k.pem"), "not a key").unwrap();
+        let error = Keyring::load(dir.path(), None).unwrap_err().to_string();
+        assert!(error.contains("k.pem: not a PEM file"), "{error}");
+        assert!(error.contains("wxauth keygen"), "{error}");
+    }
 }

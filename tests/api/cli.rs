@@ -145,3 +145,72 @@ async fn inspect_prints_the_header_the_token_carries() {
     assert!(stdout.contains("\"alg\": \"EdDSA\""), "{stdout}");
     assert!(!stdout.contains("typ"), "{stdout}");
 }
+
+/// `openssl genpkey` RSA with `bits` and public exponent `exponent`.
+fn openssl_rsa(path: &std::path::Path, bits: u32, exponent: u32) {
+    let status = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt"])
+        .arg(format!("rsa_keygen_bits:{bits}"))
+        .arg("-pkeyopt")
+        .arg(format!("rsa_keygen_pubexp:{exponent}"))
+        .arg("-out")
+        .arg(path)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success());
+}
+
+#[test]
+fn rsa_keys_outside_2048_to_4096_bits_or_without_e_65537_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    openssl_rsa(&keys.join("e3.pem"), 2048, 3);
+    openssl_rsa(&keys.join("long.pem"), 4160, 65537);
+    let env = [
+        ("WECHAT_APPID", APPID),
+        ("WECHAT_SECRET", SECRET),
+        ("WXAUTH_BIND", "127.0.0.1:0"),
+    ];
+
+    let (code, _, stderr) = run_wxauth(dir.path(), &env, &["serve"]);
+
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("e3.pem: is an RSA key whose public exponent is not 65537"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("long.pem: is an RSA key of 4160 bits; 2048 to 4096 are accepted"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn keys_shows_a_new_key_waiting_out_its_activation_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run_wxauth(dir.path(), &[], &["keygen", "--kid", "a1"]).0, 0);
+    let old = std::fs::File::options()
+        .write(true)
+        .open(dir.path().join("keys/a1.pem"))
+        .unwrap();
+    old.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .unwrap();
+    assert_eq!(run_wxauth(dir.path(), &[], &["keygen", "--kid", "b2"]).0, 0);
+
+    let (code, stdout, _) = run_wxauth(dir.path(), &[], &["keys"]);
+    let (_, at_once, _) = run_wxauth(
+        dir.path(),
+        &[("WXAUTH_KEY_ACTIVATION_DELAY", "0")],
+        &["keys"],
+    );
+
+    assert_eq!(code, 0);
+    let line = |out: &str, kid: &str| out.lines().find(|l| l.starts_with(kid)).unwrap().to_owned();
+    assert!(line(&stdout, "a1").contains("signing"), "{stdout}");
+    assert!(line(&stdout, "b2").contains("verify-only"), "{stdout}");
+    assert!(line(&stdout, "b2").contains("from 20"), "{stdout}");
+    assert!(stdout.contains("next: b2 signs from 20"), "{stdout}");
+    assert!(line(&at_once, "b2").contains("signing"), "{at_once}");
+}

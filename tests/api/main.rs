@@ -6,6 +6,7 @@ mod helpers;
 mod hostile;
 
 mod cli;
+mod edge;
 mod faults;
 mod guard;
 mod jwks;

@@ -123,6 +123,49 @@ fn a_dotenv_file_in_the_working_directory_is_read() {
 }
 
 #[test]
+fn a_dotenv_file_in_a_parent_folder_is_never_read() {
+    // Planted one level up (a shared folder): it would send the app secret
+    // to another host.
+    let parent = tempfile::tempdir().unwrap();
+    std::fs::write(
+        parent.path().join(".env"),
+        "WECHAT_API_BASE=http://attacker.invalid\nWXAUTH_TOKEN_TTL=not-a-number\n",
+    )
+    .unwrap();
+    let dir = parent.path().join("app");
+    std::fs::create_dir(&dir).unwrap();
+
+    let process = Process::serve(&dir, &[("WXAUTH_BIND", "127.0.0.1:0")]);
+    let listening = process.wait_until_listening();
+    let output = process.stop();
+
+    assert!(listening.is_some(), "the planted .env was read: {output}");
+    assert!(!output.contains("attacker"), "{output}");
+}
+
+#[test]
+fn the_simulator_on_a_public_bind_needs_wxauth_simulator_on_and_warns() {
+    let output =
+        start_and_expect_refusal(&[("WXAUTH_BIND", "0.0.0.0:0"), ("WXAUTH_SIMULATOR", "auto")]);
+    assert!(output.contains("WXAUTH_SIMULATOR=on"), "{output}");
+    let output = start_and_expect_refusal(&[("WXAUTH_SIMULATOR", "off")]);
+    assert!(output.contains("WXAUTH_SIMULATOR"), "{output}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let process = Process::serve(
+        dir.path(),
+        &[("WXAUTH_BIND", "0.0.0.0:0"), ("WXAUTH_SIMULATOR", "on")],
+    );
+    let listening = process.wait_until_listening();
+    let output = process.stop();
+    assert!(listening.is_some(), "{output}");
+    assert!(
+        output.contains("anyone who reaches this port can log in as anyone"),
+        "{output}"
+    );
+}
+
+#[test]
 fn a_dotenv_line_that_does_not_parse_stops_start_without_showing_it() {
     // dotenvy stops at a bad line, so the settings after it would be lost
     // (here: the credentials, which would start the simulator instead).

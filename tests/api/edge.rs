@@ -1,0 +1,308 @@
+//! The edge (SPEC section 10), each rule with the request that reaches it:
+//! compressed bodies, byte-counted limits, the per-client rate limit and who
+//! the client is, slow requests, pipelining.
+
+use crate::helpers::*;
+use serde_json::json;
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use wiremock::Mock;
+use wiremock::matchers::{method, path};
+
+/// A fake WeChat that answers every code with a session, `times` times.
+async fn wechat_accepts_any_code(app: &TestApp, times: u64) {
+    Mock::given(method("GET"))
+        .and(path("/sns/jscode2session"))
+        .respond_with(wechat_says(session_answer(OPENID, SESSION_KEY, None)))
+        .expect(times)
+        .mount(&app.wechat)
+        .await;
+}
+
+async fn login_from(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url("/auth/login"))
+        .json(&json!({"code": "any-code"}));
+    if let Some(client) = forwarded_for {
+        request = request.header("x-forwarded-for", client);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_compressed_body_gets_unsupported_media_type_and_no_wechat_call() {
+    let app = spawn_app().await;
+    wechat_accepts_any_code(&app, 0).await;
+
+    for (path, encoding) in [
+        ("/auth/login", "gzip"),
+        ("/wx/decrypt", "deflate"),
+        ("/auth/login", "br"),
+    ] {
+        let response = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            // A gzip header and junk: never inflated, never parsed.
+            .body(vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3])
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 415, "unsupported_media_type").await;
+    }
+}
+
+#[tokio::test]
+async fn a_chunked_body_to_a_route_that_reads_no_body_is_still_capped() {
+    let app = spawn_app().await;
+    // 100 KiB, no Content-Length: refused on the bytes received.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..100).map(|_| Ok(vec![b' '; 1024])).collect();
+    let response = app
+        .client
+        .post(app.url("/wx/decrypt"))
+        .header("content-type", "application/json")
+        .header(
+            "authorization",
+            format!("Bearer {}", app.guard_only_token()),
+        )
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 413, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn a_client_past_its_burst_gets_rate_limited_before_any_wechat_call() {
+    // 1 a second, burst 5: five logins reach WeChat, the sixth does not.
+    let app = spawn_app_with(&[("WXAUTH_CLIENT_RATE", "1")]).await;
+    wechat_accepts_any_code(&app, 5).await;
+
+    for _ in 0..5 {
+        assert_eq!(login_from(&app, None).await.status(), 200);
+    }
+    let response = login_from(&app, None).await;
+
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+    assert_problem(response, 429, "rate_limited").await;
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains(r#"wxauth_logins_total{outcome="rate_limited"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn refresh_check_and_wx_routes_share_the_limit_and_verify_only_routes_are_not_limited() {
+    let app = spawn_app_with(&[("WXAUTH_CLIENT_RATE", "1")]).await;
+    let token = app.guard_only_token();
+
+    // /auth/me only verifies: never limited.
+    for _ in 0..20 {
+        assert_eq!(app.get_me(&token).await.status(), 200);
+    }
+    // The five of the burst go to the signing and platform routes.
+    for _ in 0..5 {
+        let status = app.refresh(&token).await.status();
+        assert_ne!(status, 429);
+    }
+    for path in ["/auth/refresh", "/wx/phone", "/wx/decrypt", "/auth/check"] {
+        let request = if path == "/auth/check" {
+            app.client.get(app.url(path))
+        } else {
+            app.client.post(app.url(path)).json(&json!({}))
+        };
+        let response = request.bearer_auth(&token).send().await.unwrap();
+        assert_problem(response, 429, "rate_limited").await;
+    }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
+    // The peer (127.0.0.1) is a trusted proxy by default.
+    let app = spawn_app_with(&[("WXAUTH_CLIENT_RATE", "1")]).await;
+    wechat_accepts_any_code(&app, 10).await;
+
+    for _ in 0..5 {
+        assert_eq!(login_from(&app, Some("203.0.113.7")).await.status(), 200);
+    }
+    assert_eq!(login_from(&app, Some("203.0.113.7")).await.status(), 429);
+    // A spoofed left part does not escape: the nearest untrusted hop counts.
+    assert_eq!(
+        login_from(&app, Some("198.51.100.99, 203.0.113.7"))
+            .await
+            .status(),
+        429
+    );
+    for _ in 0..5 {
+        assert_eq!(login_from(&app, Some("203.0.113.8")).await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn with_no_trusted_proxy_x_forwarded_for_is_ignored() {
+    let app = spawn_app_with(&[
+        ("WXAUTH_CLIENT_RATE", "1"),
+        ("WXAUTH_TRUSTED_PROXIES", "none"),
+    ])
+    .await;
+    wechat_accepts_any_code(&app, 5).await;
+
+    for n in 0..5 {
+        let client = format!("203.0.113.{n}");
+        assert_eq!(login_from(&app, Some(&client)).await.status(), 200);
+    }
+    // Another claimed address changes nothing: the peer is the client.
+    assert_eq!(login_from(&app, Some("198.51.100.1")).await.status(), 429);
+}
+
+#[tokio::test]
+async fn rate_zero_turns_the_limit_off() {
+    let app = spawn_app_with(&[("WXAUTH_CLIENT_RATE", "0")]).await;
+    wechat_accepts_any_code(&app, 120).await;
+    for _ in 0..120 {
+        assert_eq!(login_from(&app, None).await.status(), 200);
+    }
+}
+
+/// A raw connection to the app.
+fn connect(app: &TestApp) -> TcpStream {
+    let address = app.address.trim_start_matches("http://");
+    let stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+}
+
+/// Reads until the server closes the connection; returns what it sent and
+/// how long that took.
+fn read_until_closed(mut stream: TcpStream) -> (String, Duration) {
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+        }
+    }
+    (
+        String::from_utf8_lossy(&received).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_loses_its_connection_after_the_client_timeout() {
+    let app = spawn_app_with(&[("WXAUTH_CLIENT_TIMEOUT", "1")]).await;
+    wechat_accepts_any_code(&app, 0).await;
+
+    let closed = tokio::task::spawn_blocking({
+        let mut stream = connect(&app);
+        move || {
+            stream
+                .write_all(
+                    b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                      Content-Length: 100\r\n\r\n{",
+                )
+                .unwrap();
+            read_until_closed(stream)
+        }
+    })
+    .await
+    .unwrap();
+
+    let (_, after) = closed;
+    assert!(after < Duration::from_secs(10), "closed after {after:?}");
+    // The server serves on.
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_second_request_head_that_stops_arriving_loses_its_connection_too() {
+    let app = spawn_app_with(&[("WXAUTH_CLIENT_TIMEOUT", "1")]).await;
+
+    let (received, after) = tokio::task::spawn_blocking({
+        let mut stream = connect(&app);
+        move || {
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHo")
+                .unwrap();
+            read_until_closed(stream)
+        }
+    })
+    .await
+    .unwrap();
+
+    assert!(received.starts_with("HTTP/1.1 200"), "{received}");
+    assert_eq!(received.matches("HTTP/1.1").count(), 1, "{received}");
+    assert!(after < Duration::from_secs(10), "closed after {after:?}");
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let app = spawn_app().await;
+
+    let received = tokio::task::spawn_blocking({
+        let mut stream = connect(&app);
+        move || {
+            let mut requests = String::new();
+            for path in ["/healthz", "/nope", "/readyz", "/healthz", "/auth/me"] {
+                requests.push_str(&format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"));
+            }
+            requests.push_str("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            stream.write_all(requests.as_bytes()).unwrap();
+            read_until_closed(stream).0
+        }
+    })
+    .await
+    .unwrap();
+
+    let statuses: Vec<&str> = received
+        .match_indices("HTTP/1.1 ")
+        .map(|(at, _)| &received[at + 9..at + 12])
+        .collect();
+    assert_eq!(
+        statuses,
+        ["200", "404", "200", "200", "401", "200"],
+        "{received}"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_with_an_extreme_auth_time_is_refused_not_overflowed() {
+    let app = spawn_app().await;
+    let key = app.key(FIRST_KID);
+    let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": FIRST_KID});
+    let claims = |auth_time: i64| {
+        json!({"iss": "wxauth", "aud": APPID, "sub": OPENID, "iat": app.now(),
+               "exp": app.now() + 7200, "jti": "j", "auth_time": auth_time, "sk": "x"})
+    };
+
+    let response = app.refresh(&forge(&key, &header, &claims(i64::MIN))).await;
+    assert_problem(response, 401, "session_expired").await;
+    // In the future: not too old, but its (dummy) seal does not open.
+    let response = app.refresh(&forge(&key, &header, &claims(i64::MAX))).await;
+    assert_problem(response, 401, "invalid_token").await;
+}
