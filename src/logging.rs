@@ -8,6 +8,7 @@
 //! problem, and at ERROR any client could fill the log.
 
 use crate::config::{LogFormat, LogSettings};
+use actix_web::HttpMessage as _;
 use log::{Level, Log, Metadata, Record};
 use std::io::Write as _;
 
@@ -139,6 +140,8 @@ impl<'kvs> log::kv::VisitSource<'kvs> for Fields {
     ) -> Result<(), log::kv::Error> {
         let value = if let Some(number) = value.to_u64() {
             number.into()
+        } else if let Some(number) = value.to_i64() {
+            number.into()
         } else if let Some(number) = value.to_f64() {
             serde_json::Number::from_f64(number)
                 .map_or_else(|| value.to_string().into(), Into::into)
@@ -148,6 +151,36 @@ impl<'kvs> log::kv::VisitSource<'kvs> for Fields {
         self.0.push((key.as_str().to_owned(), value));
         Ok(())
     }
+}
+
+/// The access log's target.
+pub const ACCESS_TARGET: &str = "wxauth::access";
+
+/// Whether the access log writes anything at the current filter.
+pub fn access_log_enabled() -> bool {
+    log::log_enabled!(target: ACCESS_TARGET, Level::Info)
+}
+
+/// One access log line: the client (as the rate limiter counts it), method,
+/// path without its query (a WeChat-style URL carries codes and secrets),
+/// status and milliseconds, as text and as JSON fields.
+pub fn access<B>(response: &actix_web::dev::ServiceResponse<B>, took: std::time::Duration) {
+    let request = response.request();
+    let client = request
+        .extensions()
+        .get::<crate::edge::ClientAddr>()
+        .map(|client| client.0.to_string())
+        .or_else(|| request.peer_addr().map(|peer| peer.ip().to_string()))
+        .unwrap_or_else(|| "-".to_owned());
+    let method = request.method().as_str();
+    let path = request.path();
+    let status = response.status().as_u16();
+    let duration_ms = u64::try_from(took.as_micros()).unwrap_or(u64::MAX) as f64 / 1000.0;
+    log::info!(
+        target: ACCESS_TARGET,
+        method = method, path = path, status = status, duration_ms = duration_ms, client = client.as_str();
+        "{client} \"{method} {path}\" {status} {duration_ms:.3}ms"
+    );
 }
 
 #[cfg(test)]

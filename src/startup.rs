@@ -21,7 +21,6 @@ use actix_http::HttpService;
 use actix_http::error::DispatchError;
 use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _, fn_service, map_config};
 use actix_web::dev::{AppConfig, Server, Service as _};
-use actix_web::middleware::{Condition, Logger};
 use actix_web::{App, web};
 use futures_util::future::{Either, ready};
 use secrecy::SecretString;
@@ -34,10 +33,6 @@ use tokio::net::TcpStream;
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// How often the rate limiter forgets clients whose allowance is full.
 const FORGET_IDLE_CLIENTS: Duration = Duration::from_secs(10);
-
-/// The access log format: peer, method, path without its query (the query of
-/// a WeChat-style URL holds codes and secrets), status, bytes, milliseconds.
-const ACCESS_LOG_FORMAT: &str = r#"%a "%{METHOD}xi %U" %s %b %Dms"#;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -166,8 +161,7 @@ impl Application {
         let per_worker = settings.edge.max_connections.div_ceil(workers).max(1);
         let client_timeout = Duration::from_secs(settings.edge.client_timeout.unsigned_abs());
         let limiter_edge = edge.clone();
-        let access_log =
-            log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
+        let access_log = crate::logging::access_log_enabled();
         let connections = edge.clone();
         let app = move || {
             let simulator = simulator.clone();
@@ -194,13 +188,19 @@ impl Application {
                         response
                     }
                 })
-                // The access log formats every request's fields even when its
-                // level is filtered out: mount it only when it will log.
-                .wrap(Condition::new(
-                    access_log,
-                    Logger::new(ACCESS_LOG_FORMAT)
-                        .custom_request_replace("METHOD", |req| req.method().to_string()),
-                ))
+                // Outermost: the access log sees every answer. Mounted only
+                // when its level is on, so it costs nothing otherwise.
+                .wrap_fn(move |req, srv| {
+                    let started = access_log.then(std::time::Instant::now);
+                    let call = srv.call(req);
+                    async move {
+                        let response = call.await;
+                        if let (Some(started), Ok(response)) = (started, &response) {
+                            crate::logging::access(response, started.elapsed());
+                        }
+                        response
+                    }
+                })
                 .app_data(state.clone())
                 .app_data(guard.clone())
                 .configure(routes::configure)

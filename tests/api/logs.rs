@@ -11,6 +11,47 @@ use wiremock::{Mock, MockServer};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_whole_login_at_trace_level_logs_no_secret() {
+    whole_login_at_trace_level_logs_no_secret("text").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_json_every_line_is_an_object_with_its_fields_and_no_secret() {
+    whole_login_at_trace_level_logs_no_secret("json").await;
+}
+
+/// Every line of a JSON log: an object with `ts` (RFC 3339), `level`,
+/// `target` and `msg`, and the access log's request fields. Returns the
+/// messages, one a line, for the content checks.
+fn json_messages(log: &str) -> String {
+    let mut messages = String::new();
+    let mut access_lines = 0;
+    for line in log.lines() {
+        let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let ts = value["ts"].as_str().expect("ts");
+        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+        for field in ["level", "target", "msg"] {
+            assert!(value[field].is_string(), "{field} in {line}");
+        }
+        if value["target"] == "wxauth::access" {
+            access_lines += 1;
+            assert!(value["method"].is_string(), "{line}");
+            let path = value["path"].as_str().expect("path");
+            assert!(!path.contains('?'), "no query string: {line}");
+            assert!(value["status"].is_u64(), "{line}");
+            assert!(value["duration_ms"].is_number(), "{line}");
+            assert_eq!(value["client"], "127.0.0.1", "{line}");
+        }
+        messages.push_str(&format!(
+            "{} {}\n",
+            value["level"].as_str().unwrap_or_default(),
+            value["msg"].as_str().unwrap_or_default()
+        ));
+    }
+    assert!(access_lines > 10, "the access log is there: {access_lines}");
+    messages
+}
+
+async fn whole_login_at_trace_level_logs_no_secret(format: &str) {
     // Arrange: a fake WeChat, a key, and the binary in production mode.
     let wechat = MockServer::start().await;
     let good_code = "0a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P";
@@ -65,7 +106,10 @@ async fn a_whole_login_at_trace_level_logs_no_secret() {
         ))
         .mount(&wechat)
         .await;
-    let (dir, server) = serve_production_binary(&wechat.uri(), &[("RUST_LOG", "trace")]);
+    let (dir, server) = serve_production_binary(
+        &wechat.uri(),
+        &[("RUST_LOG", "trace"), ("WXAUTH_LOG_FORMAT", format)],
+    );
     let key_file =
         std::fs::read_to_string(dir.path().join("keys").join(format!("{FIRST_KID}.pem"))).unwrap();
     let base = server.wait_until_listening().expect("listening");
@@ -180,12 +224,20 @@ async fn a_whole_login_at_trace_level_logs_no_secret() {
         .await
         .unwrap();
     let log = server.stop();
+    let messages = if format == "json" {
+        json_messages(&log)
+    } else {
+        log.clone()
+    };
 
     // Assert: the log is real (it saw the requests, at trace level) ...
-    assert!(log.contains("\"POST /auth/login\" 200"), "{log}");
-    assert!(log.contains("TRACE"), "trace level was on");
-    assert!(log.contains("40125"), "the operator error is logged: {log}");
-    assert!(log.contains("\"POST /wx/phone\" 200"), "{log}");
+    assert!(messages.contains("\"POST /auth/login\" 200"), "{log}");
+    assert!(messages.contains("TRACE"), "trace level was on");
+    assert!(
+        messages.contains("40125"),
+        "the operator error is logged: {log}"
+    );
+    assert!(messages.contains("\"POST /wx/phone\" 200"), "{log}");
     // ... and holds none of the secrets.
     let raw_key = STANDARD.decode(SESSION_KEY).unwrap();
     let hex_key: String = raw_key.iter().map(|b| format!("{b:02x}")).collect();
@@ -224,4 +276,35 @@ async fn a_whole_login_at_trace_level_logs_no_secret() {
             secret.len()
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_requests_write_no_error_line_at_warn() {
+    use std::io::{Read as _, Write as _};
+    let wechat = MockServer::start().await;
+    let (_dir, server) =
+        serve_production_binary(&wechat.uri(), &[("RUST_LOG", "warn,wxauth::cli=info")]);
+    let base = server.wait_until_listening().expect("listening");
+    let address = base.trim_start_matches("http://").to_owned();
+
+    tokio::task::spawn_blocking(move || {
+        for garbage in [
+            &b"GARBAGE\r\n\r\n"[..],
+            b"GET / HTTP/9.9\r\n\r\n",
+            b"\x16\x03\x01\x02\x00\x01\x00",
+        ] {
+            let mut stream = std::net::TcpStream::connect(&address).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            stream.write_all(garbage).unwrap();
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+        }
+    })
+    .await
+    .unwrap();
+    let log = server.stop();
+
+    assert!(!log.contains("ERROR"), "{log}");
 }
