@@ -38,11 +38,7 @@ fn per_algorithm(c: &mut Criterion) {
         };
         let token = issuer.issue(&keyring, &subject).unwrap().access_token;
         let key = Arc::clone(keyring.signing());
-        let policy = TokenPolicy {
-            issuer: "wxauth".into(),
-            audience: "wx1".into(),
-            leeway: 30,
-        };
+        let policy = TokenPolicy::new("wxauth", "wx1", 30);
         let verifier = TokenVerifier::new(
             SharedKeyring::new(Keyring::load(dir.path(), None).unwrap().0),
             policy,
@@ -65,11 +61,7 @@ fn per_algorithm(c: &mut Criterion) {
         // than the cache holds, taken in turn), so each is a miss plus insert.
         let cached = TokenVerifier::new(
             SharedKeyring::new(Keyring::load(dir.path(), None).unwrap().0),
-            TokenPolicy {
-                issuer: "wxauth".into(),
-                audience: "wx1".into(),
-                leeway: 30,
-            },
+            TokenPolicy::new("wxauth", "wx1", 30),
             Arc::new(ManualClock::new(NOW)),
         )
         .with_cache(wxauth::token::CACHE_CAPACITY);

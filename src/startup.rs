@@ -31,6 +31,8 @@ use tokio::net::TcpStream;
 
 /// How long an idle keep-alive connection stays open (SPEC section 10).
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// How long a connection being closed may linger (HttpServer's default).
+const CLIENT_DISCONNECT: Duration = Duration::from_secs(1);
 /// How often the rate limiter forgets clients whose allowance is full.
 const FORGET_IDLE_CLIENTS: Duration = Duration::from_secs(10);
 
@@ -215,12 +217,15 @@ impl Application {
         // actix-web's HttpServer, assembled by hand so that every connection
         // is wrapped by the edge before actix-http reads it (see
         // crate::edge::EdgeIo); the settings are HttpServer's own.
-        let server = actix_server::Server::build()
+        let builder = actix_server::Server::build();
+        let shutdown = builder.graceful_shutdown_signal();
+        let server = builder
             .workers(workers)
             .max_concurrent_connections(per_worker)
             .shutdown_timeout(settings.shutdown_timeout.unsigned_abs())
             .listen("wxauth", listener, move || {
                 let timeout = connections.client_timeout;
+                let shutdown = shutdown.clone();
                 let app = app()
                     .into_factory()
                     .map_err(|error: actix_web::Error| error.error_response());
@@ -230,6 +235,15 @@ impl Application {
                 })
                 .and_then(
                     HttpService::build()
+                        // As HttpServer does: idle keep-alive connections
+                        // close at once on SIGTERM, and a refused body gets
+                        // a second to drain before the close (no RST while
+                        // the client still sends).
+                        .graceful_shutdown_signal(move || {
+                            let shutdown = shutdown.clone();
+                            async move { shutdown.notified().await }
+                        })
+                        .client_disconnect_timeout(CLIENT_DISCONNECT)
                         .client_request_timeout(client_timeout)
                         .keep_alive(KEEP_ALIVE)
                         .local_addr(addr)

@@ -29,11 +29,7 @@ fn fixture() -> &'static (TokenVerifier, Vec<String>) {
             write_new_key(&dir, kid, alg).unwrap();
         }
         let clock = Arc::new(ManualClock::new(NOW));
-        let policy = TokenPolicy {
-            issuer: "wxauth".into(),
-            audience: "wx1".into(),
-            leeway: 30,
-        };
+        let policy = TokenPolicy::new("wxauth", "wx1", 30);
         let issuer = TokenIssuer::new("wxauth", "wx1", 7200, clock.clone());
         let openid = WeChatId::parse("oGZUI0egBJY1zhBYw2KhdUfwVJJE").unwrap();
         let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();

@@ -25,11 +25,7 @@ fn verifier() -> &'static TokenVerifier {
             }
         }
         let (keyring, _) = Keyring::load(&dir, None).expect("keys");
-        let policy = TokenPolicy {
-            issuer: "wxauth".into(),
-            audience: "wx1".into(),
-            leeway: 30,
-        };
+        let policy = TokenPolicy::new("wxauth", "wx1", 30);
         TokenVerifier::new(
             SharedKeyring::new(keyring),
             policy,

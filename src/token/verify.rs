@@ -6,11 +6,7 @@ use super::{Claims, VerifiedCache};
 use crate::clock::SharedClock;
 use crate::domain::SessionKey;
 use crate::keyring::{KeyAlg, KeyGeneration, SharedKeyring};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Validation;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
 use std::sync::Arc;
 
 /// The longest token accepted. Ours are under 1 KiB (RS256 with a 4096-bit
@@ -78,8 +74,8 @@ impl Rejection {
 pub struct TokenPolicy {
     /// The required `iss`.
     pub issuer: String,
-    /// The required `aud` (the appid).
-    pub audience: String,
+    /// The accepted `aud`s: the configured appids.
+    pub audiences: Vec<String>,
     /// Clock skew allowed on `exp`, `nbf` and `iat`, seconds.
     pub leeway: i64,
 }
@@ -87,9 +83,18 @@ pub struct TokenPolicy {
 impl TokenPolicy {
     /// Tokens of `issuer` for `audience`, with `leeway` seconds of skew.
     pub fn new(issuer: &str, audience: &str, leeway: i64) -> Self {
+        Self::for_apps(issuer, [audience], leeway)
+    }
+
+    /// Tokens of `issuer` for any of `audiences` (several mini-programs).
+    pub fn for_apps<'a>(
+        issuer: &str,
+        audiences: impl IntoIterator<Item = &'a str>,
+        leeway: i64,
+    ) -> Self {
         Self {
             issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
+            audiences: audiences.into_iter().map(str::to_owned).collect(),
             leeway,
         }
     }
@@ -120,18 +125,22 @@ impl VerifiedToken {
     }
 }
 
-/// The JOSE header (RFC 7515 section 4), as far as wxauth reads it. serde
-/// refuses duplicated names, so `{"alg":"EdDSA","alg":"none"}` is malformed.
-#[derive(Deserialize)]
-struct JoseHeader {
-    alg: String,
-    kid: Option<String>,
-    typ: Option<String>,
-    crit: Option<IgnoredAny>,
-    jku: Option<IgnoredAny>,
-    jwk: Option<IgnoredAny>,
-    x5u: Option<IgnoredAny>,
-    x5c: Option<IgnoredAny>,
+/// One `Validation` per algorithm, each allowing only its own (RFC 8725
+/// section 3.1).
+struct Validations {
+    eddsa: Validation,
+    es256: Validation,
+    rs256: Validation,
+}
+
+impl Validations {
+    fn of(&self, alg: KeyAlg) -> &Validation {
+        match alg {
+            KeyAlg::Eddsa => &self.eddsa,
+            KeyAlg::Es256 => &self.es256,
+            KeyAlg::Rs256 => &self.rs256,
+        }
+    }
 }
 
 /// Verifies tokens against a shared keyring, optionally remembering the
@@ -141,9 +150,7 @@ pub struct TokenVerifier {
     keyring: SharedKeyring,
     policy: TokenPolicy,
     clock: SharedClock,
-    /// One `Validation` per algorithm, each allowing only its own (RFC 8725
-    /// section 3.1): EdDSA, ES256, RS256.
-    validations: Arc<[Validation; 3]>,
+    validations: Arc<Validations>,
     cache: Option<Arc<VerifiedCache>>,
 }
 
@@ -154,18 +161,18 @@ impl TokenVerifier {
         let validation = |alg: KeyAlg| {
             let mut v = Validation::new(alg.algorithm());
             v.set_issuer(&[&policy.issuer]);
-            v.set_audience(&[&policy.audience]);
+            v.set_audience(&policy.audiences);
             v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
             // Time is checked below against the injected clock.
             v.validate_exp = false;
             v.validate_nbf = false;
             v
         };
-        let validations = Arc::new([
-            validation(KeyAlg::Eddsa),
-            validation(KeyAlg::Es256),
-            validation(KeyAlg::Rs256),
-        ]);
+        let validations = Arc::new(Validations {
+            eddsa: validation(KeyAlg::Eddsa),
+            es256: validation(KeyAlg::Es256),
+            rs256: validation(KeyAlg::Rs256),
+        });
         Self {
             keyring,
             policy,
@@ -236,7 +243,7 @@ impl TokenVerifier {
             return Err(Rejection::TooLong);
         }
         let mut segments = token.split('.');
-        let (Some(header), Some(_), Some(_), None) = (
+        let (Some(_), Some(_), Some(_), None) = (
             segments.next(),
             segments.next(),
             segments.next(),
@@ -244,11 +251,10 @@ impl TokenVerifier {
         ) else {
             return Err(Rejection::Malformed);
         };
-        let header = URL_SAFE_NO_PAD
-            .decode(header)
-            .map_err(|_| Rejection::Malformed)?;
-        let header: JoseHeader =
-            serde_json::from_slice(&header).map_err(|_| Rejection::Malformed)?;
+        // jsonwebtoken's parse: serde refuses duplicated names, so
+        // `{"alg":"EdDSA","alg":"none"}` is malformed, and so is an alg it
+        // does not know.
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Malformed)?;
         if header.crit.is_some()
             || header.jku.is_some()
             || header.jwk.is_some()
@@ -272,14 +278,10 @@ impl TokenVerifier {
             .as_deref()
             .and_then(|kid| keyring.get(kid))
             .ok_or(Rejection::UnknownKid)?;
-        if header.alg != key.alg().jose_name() {
+        if header.alg != key.alg().algorithm() {
             return Err(Rejection::WrongAlg);
         }
-        let validation = &self.validations[match key.alg() {
-            KeyAlg::Eddsa => 0,
-            KeyAlg::Es256 => 1,
-            KeyAlg::Rs256 => 2,
-        }];
+        let validation = self.validations.of(key.alg());
         let data = jsonwebtoken::decode::<Claims>(token, key.decoding_key(), validation)
             .map_err(|e| Rejection::Invalid(e.into_kind()))?;
         Ok(VerifiedToken {
@@ -318,11 +320,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_new_key(dir.path(), "k", KeyAlg::Eddsa).unwrap();
         let (ring, _) = Keyring::load(dir.path(), None).unwrap();
-        let policy = TokenPolicy {
-            issuer: "wxauth".into(),
-            audience: "wx1".into(),
-            leeway: 30,
-        };
+        let policy = TokenPolicy::new("wxauth", "wx1", 30);
         let verifier = TokenVerifier::new(
             SharedKeyring::new(ring),
             policy,
@@ -352,11 +350,7 @@ mod tests {
         let clock = Arc::new(ManualClock::new(0));
         let (ring, _) = Keyring::load(dir.path(), None).unwrap();
         let shared = SharedKeyring::new(ring);
-        let policy = TokenPolicy {
-            issuer: "wxauth".into(),
-            audience: "wx1".into(),
-            leeway: 30,
-        };
+        let policy = TokenPolicy::new("wxauth", "wx1", 30);
         let verifier = TokenVerifier::new(shared.clone(), policy, clock.clone()).with_cache(16);
         let token = token(dir.path(), clock.clone());
 

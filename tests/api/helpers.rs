@@ -274,11 +274,7 @@ impl TestApp {
 /// files of `dir` at time `now`, as only wxauth can.
 pub fn unseal(dir: &Path, audience: &str, token: &str, now: i64) -> String {
     let (keyring, _) = wxauth::keyring::Keyring::load(dir, None).expect("keys");
-    let policy = wxauth::token::TokenPolicy {
-        issuer: "wxauth".into(),
-        audience: audience.into(),
-        leeway: 30,
-    };
+    let policy = wxauth::token::TokenPolicy::new("wxauth", audience, 30);
     let clock = Arc::new(ManualClock::new(now));
     let verifier = wxauth::token::TokenVerifier::new(
         wxauth::keyring::SharedKeyring::new(keyring),
