@@ -136,7 +136,8 @@ EXPOSE 80 443
 STOPSIGNAL SIGQUIT
 CMD ["nginx", "-g", "daemon off;"]
 EOF
-  podman build --quiet --network host -t "$NGINX_IMAGE" "$T/nginx-image" >/dev/null || die "building $NGINX_IMAGE"
+  podman build --network host -t "$NGINX_IMAGE" "$T/nginx-image" >"$T/nginx-image.log" 2>&1 ||
+    { tail -n 20 "$T/nginx-image.log"; die "building $NGINX_IMAGE"; }
 fi
 
 say "podman-compose (PyPI)"

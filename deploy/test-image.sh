@@ -84,7 +84,8 @@ cleanup() {
   local rc=$? c
   trap - EXIT INT TERM
   if [ -n "$WATCHDOG" ]; then kill "$WATCHDOG" 2>/dev/null || true; fi
-  for c in "${CONTAINERS[@]}"; do podman rm -f -t 2 "$c" >/dev/null 2>&1 || true; done
+  # -v: the anonymous volume the image's VOLUME /keys gave each container.
+  for c in "${CONTAINERS[@]}"; do podman rm -f -v -t 2 "$c" >/dev/null 2>&1 || true; done
   if [ -n "$FAKE_PID" ]; then kill "$FAKE_PID" 2>/dev/null || true; wait "$FAKE_PID" 2>/dev/null || true; fi
   if [ -n "$T" ] && [ -d "$T" ]; then
     if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
@@ -158,7 +159,8 @@ EOF' \
       --customize-hook='echo "Acquire::Languages \"none\";" >"$1/etc/apt/apt.conf.d/docker-no-languages"' \
       --customize-hook='echo "Acquire::GzipIndexes \"true\";" >"$1/etc/apt/apt.conf.d/docker-gzip-indexes"' \
       --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
-      bookworm "$T/base.tar" || die "mmdebstrap bookworm"
+      bookworm "$T/base.tar" >"$T/mmdebstrap.log" 2>&1 ||
+      { tail -n 20 "$T/mmdebstrap.log"; die "mmdebstrap bookworm"; }
     podman import --quiet \
       --change 'CMD ["bash"]' \
       --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
@@ -211,8 +213,8 @@ EOF
     cp /usr/local/share/ca-certificates/*.crt "$T/extra-ca/" 2>/dev/null || true
     vols+=(--volume "$T/extra-ca:/host/extra-ca:ro")
     if [ -n "$rustup_bin" ]; then vols+=(--volume "$(dirname "$rustup_bin"):/host/cargo-bin:ro"); fi
-    podman build --quiet --network host "${vols[@]}" -t "$RUST_IMAGE" "$T/rust-image" >/dev/null ||
-      die "building $RUST_IMAGE"
+    podman build --network host "${vols[@]}" -t "$RUST_IMAGE" "$T/rust-image" >"$T/rust-image.log" 2>&1 ||
+      { tail -n 20 "$T/rust-image.log"; die "building $RUST_IMAGE"; }
     echo "made $RUST_IMAGE in $(elapsed $((SECONDS - t0)))"
   else
     echo "$RUST_IMAGE: present (REBUILD_BASE=1 makes it again)"
