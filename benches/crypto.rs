@@ -12,8 +12,8 @@ use std::sync::Arc;
 use wxauth::clock::ManualClock;
 use wxauth::domain::{SessionKey, WeChatId};
 use wxauth::keyring::{KeyAlg, Keyring, SharedKeyring, render_jwks, write_new_key};
+use wxauth::platform::{decrypt_user_data, encrypt_user_data};
 use wxauth::token::{Claims, Subject, TokenIssuer, TokenPolicy, TokenVerifier};
-use wxauth::wechat::{decrypt_user_data, encrypt_user_data};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -27,10 +27,12 @@ fn per_algorithm(c: &mut Criterion) {
         write_new_key(dir.path(), "k", alg).unwrap();
         let (keyring, _) = Keyring::load(dir.path(), None).unwrap();
         let clock = Arc::new(ManualClock::new(NOW));
-        let issuer = TokenIssuer::new("wxauth", "wx1", 7200, clock.clone());
+        let issuer = TokenIssuer::new("wxauth", 7200, clock.clone());
         let openid = WeChatId::parse("oGZUI0egBJY1zhBYw2KhdUfwVJJE").unwrap();
         let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
         let subject = Subject {
+            appid: "wx1",
+            platform: wxauth::platform::Platform::Wechat,
             openid: openid.as_str(),
             unionid: None,
             session_key: &session_key,
@@ -75,6 +77,8 @@ fn per_algorithm(c: &mut Criterion) {
                         minted += 1;
                         let openid = WeChatId::parse(&format!("o{minted:0>27}")).unwrap();
                         let subject = Subject {
+                            appid: "wx1",
+                            platform: wxauth::platform::Platform::Wechat,
                             openid: openid.as_str(),
                             unionid: None,
                             session_key: &session_key,

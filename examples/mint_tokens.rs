@@ -27,12 +27,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
     let (keyring, _) = Keyring::load(dir.as_ref(), None)?;
     let clock = Arc::new(SystemClock);
-    let issuer = TokenIssuer::new("wxauth", appid, 7200, clock.clone());
+    let issuer = TokenIssuer::new("wxauth", 7200, clock.clone());
     let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==")?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for i in 0..count {
         let openid = WeChatId::parse(&format!("oMINT{i:0>23}"))?;
         let subject = Subject {
+            appid: &appid,
+            platform: wxauth::platform::Platform::Wechat,
             openid: openid.as_str(),
             unionid: None,
             session_key: &session_key,

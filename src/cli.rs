@@ -107,7 +107,15 @@ pub fn parse(
         ));
     }
     let matches = config::with_env(command, args, subcommand.as_deref(), lookup)?;
-    Cli::from_arg_matches(&matches).map_err(EnvError::Usage)
+    let mut cli = Cli::from_arg_matches(&matches).map_err(EnvError::Usage)?;
+    // The server's settings are read whole: the apps (and their secrets) too.
+    match &mut cli.command {
+        Command::Serve(settings) | Command::Inspect { settings, .. } => {
+            settings.resolve(lookup).map_err(EnvError::Config)?;
+        }
+        Command::Keygen { .. } | Command::Keys { .. } | Command::Healthcheck { .. } => {}
+    }
+    Ok(cli)
 }
 
 /// Reads `.env` from the working directory, if there is one. A line that
@@ -170,7 +178,6 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn serve(settings: Settings) -> Result<i32, String> {
-    settings.validate().map_err(|e| e.to_string())?;
     let simulator = settings.is_simulator();
     if simulator && !settings.listen.bind.ip().is_loopback() {
         log::warn!(
@@ -273,7 +280,6 @@ fn utc(seconds: i64) -> String {
 }
 
 fn inspect(token: &str, settings: &Settings) -> Result<i32, String> {
-    settings.validate().map_err(|e| e.to_string())?;
     let token = if token == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -288,7 +294,7 @@ fn inspect(token: &str, settings: &Settings) -> Result<i32, String> {
         settings.keys.signing_kid.as_deref(),
     )
     .map_err(|e| e.to_string())?;
-    let policy = TokenPolicy::new(&settings.issuer, settings.appid(), settings.leeway);
+    let policy = TokenPolicy::for_apps(&settings.issuer, settings.appids(), settings.leeway);
     let verifier = TokenVerifier::new(SharedKeyring::new(keyring), policy, Arc::new(SystemClock));
     let verified = verifier
         .verify_signed(&token)

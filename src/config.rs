@@ -9,6 +9,7 @@
 //! every error names the variable, never clap's flag.
 
 use crate::edge::TrustedProxies;
+use crate::platform::{AppConfig, Platform};
 use clap::{Args, CommandFactory as _, Parser, ValueEnum};
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -68,21 +69,22 @@ pub enum LogFormat {
     Json,
 }
 
-/// Whom wxauth talks to for code2Session, decided once from the settings.
+/// The three mini-programs the simulator plays (SPEC section 6).
+pub const SIMULATOR_APPS: [(Platform, &str); 3] = [
+    (Platform::Wechat, SIMULATOR_APPID),
+    (Platform::Qq, "1109999999"),
+    (Platform::Douyin, "ttsimulator0000000"),
+];
+
+/// Whom wxauth talks to for code exchanges, decided once from the settings.
 #[derive(Debug, Clone)]
-pub enum WeChatMode {
-    /// Real WeChat, with the mini-program's credentials.
-    Production {
-        /// `WECHAT_APPID`: the mini-program's appid, the `aud` of its tokens.
-        appid: String,
-        /// `WECHAT_SECRET`: the app secret; never logged.
-        secret: SecretString,
-        /// `WECHAT_API_BASE`: where code2Session is called, no trailing slash.
-        api_base: String,
-    },
+pub enum Mode {
+    /// Real platforms, with the mini-programs' credentials.
+    Apps(Vec<AppConfig>),
     /// The built-in simulator (SPEC section 6).
     Simulator {
-        /// `WECHAT_API_BASE` if set; else the server's own `/sim` routes.
+        /// `WECHAT_API_BASE` if set (for the WeChat app); else the server's
+        /// own `/sim` routes.
         api_base: Option<String>,
     },
 }
@@ -193,6 +195,11 @@ pub struct Settings {
     /// Logging.
     #[command(flatten)]
     pub log: LogSettings,
+
+    /// The configured apps, read by [`Settings::resolve`] (from the apps
+    /// file or the one-app shorthand); empty in simulator mode.
+    #[arg(skip)]
+    pub apps: Vec<AppConfig>,
 }
 
 /// The listen address (the server's, and the one `wxauth healthcheck` asks).
@@ -281,16 +288,18 @@ impl Settings {
         Self::from_lookup(|name| map.get(name).cloned())
     }
 
-    /// Reads the settings through `lookup`, then checks the rules that tie
-    /// several variables together.
+    /// Reads the settings through `lookup`, then reads the apps and checks
+    /// the rules that tie several variables together.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let settings: Self = parse_env(Self::command(), &lookup)?;
-        settings.validate()?;
+        let mut settings: Self = parse_env(Self::command(), &lookup)?;
+        settings.resolve(&lookup)?;
         Ok(settings)
     }
 
-    /// The rules that tie several variables together.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Reads the apps (their secrets through `lookup`) and checks the rules
+    /// that tie several variables together.
+    pub fn resolve(&mut self, lookup: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        self.apps = self.configured_apps(lookup)?;
         self.mode()?;
         if self.session_max_age < self.token_ttl {
             return Err(ConfigError::new(
@@ -304,39 +313,52 @@ impl Settings {
         Ok(())
     }
 
-    /// Production or simulator, from the credentials, `WXAUTH_SIMULATOR` and
-    /// the bind. Checked once by [`Settings::from_lookup`].
-    pub fn mode(&self) -> Result<WeChatMode, ConfigError> {
+    fn configured_apps(
+        &self,
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<AppConfig>, ConfigError> {
         if self.apps_file.is_some() && self.wechat_appid.is_some() {
             return Err(ConfigError::new(
                 "WXAUTH_APPS_FILE",
                 "is set and so is WECHAT_APPID: configure the apps in one place (the file, or WECHAT_APPID/WECHAT_SECRET for one WeChat app)",
             ));
         }
-        match (&self.wechat_appid, &self.wechat_secret) {
-            (Some(appid), Some(secret)) => Ok(WeChatMode::Production {
+        match (&self.apps_file, &self.wechat_appid, &self.wechat_secret) {
+            (Some(path), _, _) => crate::apps::read_apps_file(path, lookup),
+            (None, Some(appid), Some(secret)) => Ok(vec![AppConfig {
+                platform: Platform::Wechat,
                 appid: appid.clone(),
                 secret: secret.clone(),
                 api_base: self
                     .wechat_api_base
                     .clone()
                     .unwrap_or_else(|| DEFAULT_API_BASE.to_owned()),
-            }),
-            (Some(_), None) => Err(ConfigError::new(
+            }]),
+            (None, Some(_), None) => Err(ConfigError::new(
                 "WECHAT_SECRET",
                 "is unset while WECHAT_APPID is set: set both for production, or neither for the simulator",
             )),
-            (None, Some(_)) => Err(ConfigError::new(
+            (None, None, Some(_)) => Err(ConfigError::new(
                 "WECHAT_APPID",
                 "is unset while WECHAT_SECRET is set: set both for production, or neither for the simulator",
             )),
-            (None, None) => self.simulator_mode(),
+            (None, None, None) => Ok(Vec::new()),
+        }
+    }
+
+    /// The configured apps, or the simulator if `WXAUTH_SIMULATOR` and the
+    /// bind allow it. Checked once by [`Settings::resolve`].
+    pub fn mode(&self) -> Result<Mode, ConfigError> {
+        if self.apps.is_empty() {
+            self.simulator_mode()
+        } else {
+            Ok(Mode::Apps(self.apps.clone()))
         }
     }
 
     /// No app configured: the simulator, if `WXAUTH_SIMULATOR` allows it here.
-    fn simulator_mode(&self) -> Result<WeChatMode, ConfigError> {
-        let simulator = WeChatMode::Simulator {
+    fn simulator_mode(&self) -> Result<Mode, ConfigError> {
+        let simulator = Mode::Simulator {
             api_base: self.wechat_api_base.clone(),
         };
         match self.simulator {
@@ -359,14 +381,25 @@ impl Settings {
         }
     }
 
-    /// The `aud` of our tokens: the appid, or the simulator's.
+    /// The first app's appid, or the simulator's WeChat one.
     pub fn appid(&self) -> &str {
-        self.wechat_appid.as_deref().unwrap_or(SIMULATOR_APPID)
+        self.apps
+            .first()
+            .map_or(SIMULATOR_APPID, |app| app.appid.as_str())
+    }
+
+    /// Every appid served: the `aud`s the guard accepts.
+    pub fn appids(&self) -> Vec<&str> {
+        if self.apps.is_empty() {
+            SIMULATOR_APPS.iter().map(|(_, appid)| *appid).collect()
+        } else {
+            self.apps.iter().map(|app| app.appid.as_str()).collect()
+        }
     }
 
     /// Whether the built-in simulator is serving.
     pub fn is_simulator(&self) -> bool {
-        matches!(self.mode(), Ok(WeChatMode::Simulator { .. }))
+        matches!(self.mode(), Ok(Mode::Simulator { .. }))
     }
 
     /// `WXAUTH_KEYS_RELOAD` as a duration.
@@ -571,7 +604,7 @@ mod tests {
         assert_eq!(s.keys.folder.dir, PathBuf::from("keys"));
         assert!(matches!(
             s.mode().unwrap(),
-            WeChatMode::Simulator { api_base: None }
+            Mode::Simulator { api_base: None }
         ));
         assert_eq!(s.token_ttl, 7200);
         assert_eq!(s.session_max_age, 2_592_000);
@@ -598,7 +631,7 @@ mod tests {
         assert!(!s.is_simulator());
         assert!(matches!(
             s.mode().unwrap(),
-            WeChatMode::Production { api_base, .. } if api_base == DEFAULT_API_BASE
+            Mode::Apps(apps) if apps[0].api_base == DEFAULT_API_BASE
         ));
     }
 
@@ -666,7 +699,7 @@ mod tests {
         assert_eq!(s.token_ttl, 7200);
         assert!(matches!(
             s.mode().unwrap(),
-            WeChatMode::Simulator { api_base: Some(base) } if base == "http://127.0.0.1:9"
+            Mode::Simulator { api_base: Some(base) } if base == "http://127.0.0.1:9"
         ));
     }
 

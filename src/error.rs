@@ -2,8 +2,8 @@
 //! only place that decides a status, a stable `code` and the headers that go
 //! with them; the answer is `application/problem+json` (RFC 9457).
 
+use crate::platform::PlatformError;
 use crate::sessions::SessionError;
-use crate::wechat::WeChatError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -50,6 +50,13 @@ pub enum ApiError {
         /// Seconds until the client may send again.
         retry_after: u64,
     },
+    /// The request names no mini-program served here, or none while several
+    /// are (SPEC section 8).
+    #[error("{0}")]
+    UnknownApp(String),
+    /// `/wx/phone` or `/auth/check` with a token of a QQ or Douyin app.
+    #[error("{0} mini-programs have no such API (WeChat's only)")]
+    UnsupportedPlatform(&'static str),
     /// The request body has a `Content-Encoding`: bodies are never
     /// decompressed (SPEC section 10).
     #[error("request bodies must not be compressed (no Content-Encoding)")]
@@ -115,6 +122,8 @@ impl ApiError {
             Self::CodeUsed => "code_used",
             Self::RateLimited | Self::ClientRateLimited { .. } => "rate_limited",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnknownApp(_) => "unknown_app",
+            Self::UnsupportedPlatform(_) => "unsupported_platform",
             Self::UserBlocked => "user_blocked",
             Self::UpstreamError => "upstream_error",
             Self::UpstreamUnavailable => "upstream_unavailable",
@@ -137,6 +146,8 @@ impl ApiError {
             Self::RateLimited => "Rate limited by WeChat",
             Self::ClientRateLimited { .. } => "Rate limited",
             Self::UnsupportedMediaType => "Unsupported media type",
+            Self::UnknownApp(_) => "Unknown app",
+            Self::UnsupportedPlatform(_) => "Unsupported platform",
             Self::UserBlocked => "User blocked by WeChat",
             Self::UpstreamError => "WeChat error",
             Self::UpstreamUnavailable => "WeChat unavailable",
@@ -167,7 +178,11 @@ struct Problem<'a> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest(_) | Self::InvalidCode | Self::CodeUsed => StatusCode::BAD_REQUEST,
+            Self::InvalidRequest(_)
+            | Self::InvalidCode
+            | Self::CodeUsed
+            | Self::UnknownApp(_)
+            | Self::UnsupportedPlatform(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited | Self::ClientRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -228,18 +243,21 @@ impl ResponseError for ApiError {
 }
 
 /// The platform's answers, as the client sees them (SPEC section 3's table).
-impl From<WeChatError> for ApiError {
-    fn from(error: WeChatError) -> Self {
+impl From<PlatformError> for ApiError {
+    fn from(error: PlatformError) -> Self {
         match error {
-            WeChatError::InvalidCode => Self::InvalidCode,
-            WeChatError::CodeUsed => Self::CodeUsed,
-            WeChatError::RateLimited => Self::RateLimited,
-            WeChatError::UserBlocked => Self::UserBlocked,
-            WeChatError::Busy { .. } | WeChatError::Rejected { .. } | WeChatError::Malformed(_) => {
-                Self::UpstreamError
+            PlatformError::InvalidCode => Self::InvalidCode,
+            PlatformError::CodeUsed => Self::CodeUsed,
+            PlatformError::RateLimited => Self::RateLimited,
+            PlatformError::UserBlocked => Self::UserBlocked,
+            PlatformError::Busy { .. }
+            | PlatformError::Rejected { .. }
+            | PlatformError::Malformed(_) => Self::UpstreamError,
+            PlatformError::Unavailable(_) => Self::UpstreamUnavailable,
+            PlatformError::Overloaded => Self::Overloaded,
+            PlatformError::Unsupported(platform) => {
+                Self::UnsupportedPlatform(platform.display_name())
             }
-            WeChatError::Unavailable(_) => Self::UpstreamUnavailable,
-            WeChatError::Overloaded => Self::Overloaded,
         }
     }
 }
@@ -249,6 +267,7 @@ impl From<SessionError> for ApiError {
     fn from(error: SessionError) -> Self {
         match error {
             SessionError::BadCode(message) => Self::InvalidRequest(message.into()),
+            SessionError::UnknownApp(error) => Self::UnknownApp(error.to_string()),
             SessionError::Platform(error) => error.into(),
             SessionError::Expired => Self::SessionExpired,
             SessionError::Unseal => Self::InvalidToken { token_sent: true },

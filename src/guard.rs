@@ -151,6 +151,16 @@ impl Authenticated {
         self.token.claims.unionid.as_deref()
     }
 
+    /// The mini-program the token is for (its `aud`).
+    pub fn appid(&self) -> &str {
+        &self.token.claims.aud
+    }
+
+    /// The mini-program's platform (its `plat`).
+    pub fn platform(&self) -> crate::platform::Platform {
+        self.token.claims.plat
+    }
+
     /// When the token expires, seconds since the epoch.
     pub fn expires_at(&self) -> i64 {
         self.token.claims.exp

@@ -16,6 +16,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod apps;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -27,9 +28,9 @@ pub mod http;
 pub mod keyring;
 pub mod logging;
 pub mod metrics;
+pub mod platform;
 pub mod routes;
 pub mod sessions;
 pub mod sim;
 pub mod startup;
 pub mod token;
-pub mod wechat;

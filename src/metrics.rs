@@ -39,19 +39,19 @@ impl Metrics {
         let logins = IntCounterVec::new(
             Opts::new(
                 "wxauth_logins_total",
-                "Logins by outcome: ok or the error code answered.",
+                "Logins by app (appid; empty when the request named none it could) and outcome: ok or the error code answered.",
             ),
-            &["outcome"],
+            &["app", "outcome"],
         )?;
         let upstream = HistogramVec::new(
             HistogramOpts::new(
                 "wxauth_upstream_request_duration_seconds",
-                "Calls to WeChat by endpoint and outcome, in seconds.",
+                "Calls to the platforms by app, endpoint and outcome, in seconds.",
             )
             .buckets(vec![
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
             ]),
-            &["endpoint", "outcome"],
+            &["app", "endpoint", "outcome"],
         )?;
         let verifications = IntCounterVec::new(
             Opts::new(
@@ -104,15 +104,15 @@ impl Metrics {
         })
     }
 
-    /// Counts a login by its outcome (`ok` or an error code).
-    pub fn login(&self, outcome: &str) {
-        self.logins.with_label_values(&[outcome]).inc();
+    /// Counts a login of `app` by its outcome (`ok` or an error code).
+    pub fn login(&self, app: &str, outcome: &str) {
+        self.logins.with_label_values(&[app, outcome]).inc();
     }
 
-    /// Times one call to WeChat.
-    pub fn upstream_call(&self, endpoint: &str, outcome: &str, seconds: f64) {
+    /// Times one call to a platform for `app`.
+    pub fn upstream_call(&self, app: &str, endpoint: &str, outcome: &str, seconds: f64) {
         self.upstream
-            .with_label_values(&[endpoint, outcome])
+            .with_label_values(&[app, endpoint, outcome])
             .observe(seconds);
     }
 
@@ -169,8 +169,8 @@ mod tests {
     #[test]
     fn every_spec_metric_is_rendered() {
         let metrics = Metrics::new().unwrap();
-        metrics.login("ok");
-        metrics.upstream_call("jscode2session", "ok", 0.02);
+        metrics.login("wx1", "ok");
+        metrics.upstream_call("wx1", "jscode2session", "ok", 0.02);
         metrics.verification("ok");
         metrics.keyring(2, "k1", "EdDSA");
         metrics.keyring_reload(true);
@@ -178,8 +178,8 @@ mod tests {
         let text = String::from_utf8(body).unwrap();
         assert!(content_type.starts_with("text/plain; version=0.0.4"));
         for name in [
-            "wxauth_logins_total{outcome=\"ok\"} 1",
-            "wxauth_upstream_request_duration_seconds_bucket{endpoint=\"jscode2session\",outcome=\"ok\"",
+            "wxauth_logins_total{app=\"wx1\",outcome=\"ok\"} 1",
+            "wxauth_upstream_request_duration_seconds_bucket{app=\"wx1\",endpoint=\"jscode2session\",outcome=\"ok\"",
             "wxauth_token_verifications_total{result=\"ok\"} 1",
             "wxauth_keyring_keys 2",
             "wxauth_keyring_reloads_total{result=\"ok\"} 1",

@@ -3,11 +3,13 @@
 //! token; a refresh issues a new token for the same login, signed by the
 //! current key, until the login is `WXAUTH_SESSION_MAX_AGE` old.
 
+use crate::apps::{Apps, UnknownApp};
 use crate::clock::SharedClock;
 use crate::domain::{LoginCode, WeChatId};
 use crate::keyring::SharedKeyring;
+use crate::platform::PlatformError;
 use crate::token::{IssueError, Subject, TokenIssuer, TokenResponse, VerifiedToken};
-use crate::wechat::{WeChatClient, WeChatError};
+use std::sync::Arc;
 
 /// Why a login or refresh did not give a token.
 #[derive(Debug, thiserror::Error)]
@@ -15,9 +17,12 @@ pub enum SessionError {
     /// The request's code is not a code.
     #[error("{0}")]
     BadCode(&'static str),
+    /// The request names no app served here.
+    #[error(transparent)]
+    UnknownApp(#[from] UnknownApp),
     /// The platform refused the code, or could not be asked.
     #[error(transparent)]
-    Platform(#[from] WeChatError),
+    Platform(#[from] PlatformError),
     /// The login is older than `WXAUTH_SESSION_MAX_AGE`.
     #[error("the login is older than the session's maximum age")]
     Expired,
@@ -33,37 +38,45 @@ pub enum SessionError {
 pub struct Sessions {
     keyring: SharedKeyring,
     issuer: TokenIssuer,
-    wechat: WeChatClient,
+    apps: Arc<Apps>,
     clock: SharedClock,
     max_age: i64,
 }
 
 impl Sessions {
-    /// Sessions signed from `keyring`, logins exchanged through `wechat`,
-    /// refreshable for `max_age` seconds after login.
+    /// Sessions signed from `keyring`, logins exchanged with the platform of
+    /// each of `apps`, refreshable for `max_age` seconds after login.
     pub fn new(
         keyring: SharedKeyring,
         issuer: TokenIssuer,
-        wechat: WeChatClient,
+        apps: Arc<Apps>,
         clock: SharedClock,
         max_age: i64,
     ) -> Self {
         Self {
             keyring,
             issuer,
-            wechat,
+            apps,
             clock,
             max_age,
         }
     }
 
-    /// Exchanges a `wx.login()` code for a token.
-    pub async fn login(&self, code: &str) -> Result<TokenResponse, SessionError> {
+    /// Exchanges a login code for a token of the app `appid` (or of the
+    /// only app, when the request names none).
+    pub async fn login(
+        &self,
+        code: &str,
+        appid: Option<&str>,
+    ) -> Result<TokenResponse, SessionError> {
+        let app = self.apps.resolve(appid)?;
         let code = LoginCode::parse(code).map_err(SessionError::BadCode)?;
-        let session = self.wechat.code2session(&code).await.inspect_err(|e| {
-            log::warn!("login failed upstream: {e}");
+        let session = app.code2session(&code).await.inspect_err(|e| {
+            log::warn!("login for {} failed upstream: {e}", app.appid());
         })?;
         let subject = Subject {
+            appid: app.appid(),
+            platform: app.platform(),
             openid: session.openid.as_str(),
             unionid: session.unionid.as_ref().map(WeChatId::as_str),
             session_key: &session.session_key,
@@ -85,6 +98,8 @@ impl Sessions {
         }
         let session_key = token.session_key().map_err(|_| SessionError::Unseal)?;
         let subject = Subject {
+            appid: &claims.aud,
+            platform: claims.plat,
             openid: &claims.sub,
             unionid: claims.unionid.as_deref(),
             session_key: &session_key,

@@ -3,8 +3,9 @@
 //! reports its address; [`Application::run_until_stopped`] serves until
 //! SIGINT/SIGTERM, giving in-flight requests `WXAUTH_SHUTDOWN_TIMEOUT`.
 
+use crate::apps::Apps;
 use crate::clock::SharedClock;
-use crate::config::{SIMULATOR_APPID, SIMULATOR_SECRET, Settings, WeChatMode};
+use crate::config::{Mode, SIMULATOR_APPID, SIMULATOR_APPS, SIMULATOR_SECRET, Settings};
 use crate::edge::Edge;
 use crate::edge::EdgeIo;
 use crate::guard::Guard;
@@ -12,15 +13,15 @@ use crate::keyring::{
     self, KeyAlg, KeyReloader, Keyring, KeyringError, SharedKeyring, SigningRule,
 };
 use crate::metrics::Metrics;
+use crate::platform::{AppConfig, Platform, Transport};
 use crate::routes::{self, AppState};
 use crate::sessions::Sessions;
 use crate::sim::Simulator;
 use crate::token::{CACHE_CAPACITY, TokenIssuer, TokenPolicy, TokenVerifier};
-use crate::wechat::WeChatClient;
 use actix_http::HttpService;
 use actix_http::error::DispatchError;
 use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _, fn_service, map_config};
-use actix_web::dev::{AppConfig, Server, Service as _};
+use actix_web::dev::{Server, Service as _};
 use actix_web::{App, web};
 use futures_util::future::{Either, ready};
 use secrecy::SecretString;
@@ -108,48 +109,36 @@ impl Application {
         );
 
         let mode = settings.mode().map_err(StartupError::Config)?;
-        let simulator = matches!(mode, WeChatMode::Simulator { .. })
+        let simulator = matches!(mode, Mode::Simulator { .. })
             .then(|| web::Data::new(Simulator::new(clock.clone())));
-        let (base, appid, secret) = match mode {
-            WeChatMode::Production {
-                appid,
-                secret,
-                api_base,
-            } => (api_base, appid, secret),
-            WeChatMode::Simulator { api_base } => (
-                api_base.unwrap_or_else(|| format!("http://{addr}/sim")),
-                SIMULATOR_APPID.to_owned(),
-                SecretString::from(SIMULATOR_SECRET),
-            ),
+        let (configs, default) = match mode {
+            Mode::Apps(apps) => (apps, None),
+            Mode::Simulator { api_base } => (simulator_apps(api_base, addr), Some(SIMULATOR_APPID)),
         };
-        let wechat = WeChatClient::new(
-            base,
-            appid.clone(),
-            secret,
+        let transport = Transport::new(
             settings.upstream_timeout(),
             settings.max_upstream,
-            clock.clone(),
             metrics.clone(),
         )?;
+        let apps = Arc::new(Apps::new(configs, default, &transport, &clock));
 
-        let policy = TokenPolicy::new(&settings.issuer, &appid, settings.leeway);
+        let policy = TokenPolicy::for_apps(&settings.issuer, apps.appids(), settings.leeway);
         let verifier =
             TokenVerifier::new(keyring.clone(), policy, clock.clone()).with_cache(CACHE_CAPACITY);
         let guard = web::Data::new(
             Guard::with_reloader(verifier, reloader.clone()).with_metrics(metrics.clone()),
         );
-        let issuer = TokenIssuer::new(&settings.issuer, &appid, settings.token_ttl, clock.clone());
+        let issuer = TokenIssuer::new(&settings.issuer, settings.token_ttl, clock.clone());
         let state = web::Data::new(AppState {
             keyring: keyring.clone(),
             sessions: Sessions::new(
                 keyring,
                 issuer,
-                wechat.clone(),
+                Arc::clone(&apps),
                 clock.clone(),
                 settings.session_max_age,
             ),
-            wechat,
-            appid,
+            apps,
             metrics,
         });
         let mut limits = routes::BODY_LIMITS.to_vec();
@@ -250,7 +239,7 @@ impl Application {
                         .on_connect_ext(|io: &EdgeIo, data| {
                             data.insert(io.shared());
                         })
-                        .h1(map_config(app, |_| AppConfig::default())),
+                        .h1(map_config(app, |_| actix_web::dev::AppConfig::default())),
                 )
             })?
             .run();
@@ -305,6 +294,25 @@ impl Application {
         self.forget_task.abort();
         result
     }
+}
+
+/// The simulator's three apps, each reaching the simulator's own API for its
+/// platform through the same client a real app uses (SPEC section 6).
+fn simulator_apps(wechat_base: Option<String>, addr: SocketAddr) -> Vec<AppConfig> {
+    SIMULATOR_APPS
+        .iter()
+        .map(|(platform, appid)| AppConfig {
+            platform: *platform,
+            appid: (*appid).to_owned(),
+            secret: SecretString::from(SIMULATOR_SECRET),
+            api_base: match platform {
+                Platform::Wechat => wechat_base
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{addr}/sim")),
+                other => format!("http://{addr}/sim/{other}"),
+            },
+        })
+        .collect()
 }
 
 /// Loads the key folder; in simulator mode, makes a development key first if

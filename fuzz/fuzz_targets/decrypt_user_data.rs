@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use wxauth::domain::SessionKey;
-use wxauth::wechat::decrypt_user_data;
+use wxauth::platform::decrypt_user_data;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -5,24 +5,39 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::guard::Authenticated;
 use crate::http::JsonObject;
+use crate::platform::Platform;
 use crate::token::TokenResponse;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue, PRAGMA};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
 pub(super) struct LoginRequest {
     code: String,
+    #[serde(default)]
+    appid: Option<String>,
 }
 
-/// `POST /auth/login {"code"}`: exchange a `wx.login()` code for a token.
+/// The app a login was for, as the login metrics label it: a configured
+/// appid, never the request's text (a label per made-up appid would let a
+/// client grow the metrics without bound).
+struct LoginApp(String);
+
+/// `POST /auth/login {"code","appid"}`: exchange a login code for a token.
 pub(super) async fn login(
+    request: HttpRequest,
     body: web::Json<JsonObject<LoginRequest>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = state.sessions.login(&body.0.0.code).await?;
+    let LoginRequest { code, appid } = &body.0.0;
+    let app = state
+        .apps
+        .resolve(appid.as_deref())
+        .map_or_else(|_| String::new(), |app| app.appid().to_owned());
+    request.extensions_mut().insert(LoginApp(app));
+    let token = state.sessions.login(code, appid.as_deref()).await?;
     Ok(token_response(&token))
 }
 
@@ -61,7 +76,22 @@ pub fn count_login<B: MessageBody>(
             .as_error::<ApiError>()
             .map_or("invalid_request", ApiError::code),
     };
-    state.metrics.login(outcome);
+    let app = match response {
+        Ok(response) => response
+            .request()
+            .extensions()
+            .get::<LoginApp>()
+            .map(|app| app.0.clone()),
+        Err(_) => None,
+    }
+    // Refused before the handler read the body: the only app, if one.
+    .unwrap_or_else(|| {
+        state
+            .apps
+            .resolve(None)
+            .map_or_else(|_| String::new(), |app| app.appid().to_owned())
+    });
+    state.metrics.login(&app, outcome);
 }
 
 /// Whether `request` is a login, whose answer [`count_login`] counts.
@@ -74,14 +104,18 @@ struct Me<'a> {
     openid: &'a str,
     unionid: Option<&'a str>,
     exp: i64,
+    appid: &'a str,
+    platform: Platform,
 }
 
-/// `GET /auth/me` (Bearer): who the token is for.
+/// `GET /auth/me` (Bearer): who the token is for, and for which app.
 pub(super) async fn me(user: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(Me {
         openid: user.openid(),
         unionid: user.unionid(),
         exp: user.expires_at(),
+        appid: user.appid(),
+        platform: user.platform(),
     })
 }
 
@@ -93,7 +127,7 @@ pub(super) async fn check(
 ) -> Result<HttpResponse, ApiError> {
     let session_key = user.session_key()?;
     let valid = state
-        .wechat
+        .app_of(&user)?
         .check_session(user.openid(), &session_key)
         .await
         .inspect_err(|e| log::warn!("session check failed upstream: {e}"))?;

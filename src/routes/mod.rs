@@ -10,13 +10,14 @@ mod metrics;
 pub mod openapi;
 mod wx;
 
+use crate::apps::Apps;
 use crate::edge::{AUTH_BODY_LIMIT, DECRYPT_BODY_LIMIT};
 use crate::error::ApiError;
 use crate::http::{get_or_head, json_config, resource};
 use crate::keyring::SharedKeyring;
 use crate::sessions::Sessions;
-use crate::wechat::WeChatClient;
 use actix_web::{HttpRequest, HttpResponse, web};
+use std::sync::Arc;
 
 /// What the handlers share.
 pub struct AppState {
@@ -24,12 +25,23 @@ pub struct AppState {
     pub keyring: SharedKeyring,
     /// Logins and refreshes.
     pub sessions: Sessions,
-    /// Talks to WeChat (or the simulator) for the user-data routes.
-    pub wechat: WeChatClient,
-    /// The appid user data must be watermarked for.
-    pub appid: String,
+    /// The apps served, for the user-data routes.
+    pub apps: Arc<Apps>,
     /// The process's metrics.
     pub metrics: crate::metrics::Metrics,
+}
+
+impl AppState {
+    /// The client of the app a token is for. The guard accepts only served
+    /// appids, so this fails only if the configuration changed under it.
+    pub fn app_of(
+        &self,
+        user: &crate::guard::Authenticated,
+    ) -> Result<&crate::platform::AppClient, ApiError> {
+        self.apps
+            .get(user.appid())
+            .ok_or_else(|| ApiError::UnknownApp("the token's app is not served here".into()))
+    }
 }
 
 /// The body limits of the public routes that take more than

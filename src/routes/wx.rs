@@ -4,7 +4,7 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::guard::Authenticated;
 use crate::http::JsonObject;
-use crate::wechat::{UserDataError, decrypt_user_data};
+use crate::platform::{UserDataError, decrypt_user_data};
 use actix_web::http::header::{CACHE_CONTROL, ContentType, HeaderValue};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -23,7 +23,6 @@ pub(super) struct DecryptRequest {
 pub(super) async fn decrypt(
     user: Authenticated,
     body: web::Json<JsonObject<DecryptRequest>>,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let request = &body.0.0;
     let session_key = user.session_key()?;
@@ -31,7 +30,7 @@ pub(super) async fn decrypt(
         &session_key,
         &request.encrypted_data,
         &request.iv,
-        &state.appid,
+        user.appid(),
         user.openid(),
     )
     .map_err(|e| match e {
@@ -56,7 +55,7 @@ pub(super) async fn phone(
     let code = crate::domain::LoginCode::parse(&body.0.0.code)
         .map_err(|m| ApiError::InvalidRequest(m.into()))?;
     let info = state
-        .wechat
+        .app_of(&user)?
         .phone_number(code.expose(), user.openid())
         .await
         .inspect_err(|e| log::warn!("phone number failed upstream: {e}"))?;

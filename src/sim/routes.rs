@@ -1,10 +1,13 @@
 //! The simulator's HTTP face: what the mini-program does (`/sim/login`,
-//! `/sim/phone-code`, `/sim/encrypt`) and WeChat's server API under `/sim`.
+//! `/sim/phone-code`, `/sim/encrypt`, each with an optional `appid`), and
+//! the platforms' server APIs: WeChat's under `/sim`, QQ's under `/sim/qq`,
+//! Douyin's under `/sim/douyin`.
 
 use super::Simulator;
 use crate::edge::{AUTH_BODY_LIMIT, DECRYPT_BODY_LIMIT};
 use crate::error::ApiError;
 use crate::http::{JsonObject, get_or_head, json_config, resource};
+use crate::platform::Platform;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,11 +16,15 @@ use std::collections::HashMap;
 #[derive(Deserialize)]
 struct User {
     user: String,
+    #[serde(default)]
+    appid: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct Encrypt {
     user: String,
+    #[serde(default)]
+    appid: Option<String>,
     data: serde_json::Map<String, Value>,
 }
 
@@ -37,7 +44,8 @@ async fn login(
     body: web::Json<JsonObject<User>>,
     sim: web::Data<Simulator>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = sim.login(check_user(&body.0.0.user)?)?;
+    let User { user, appid } = &body.0.0;
+    let code = sim.login(check_user(user)?, appid.as_deref())?;
     Ok(HttpResponse::Ok().json(json!({"code": code})))
 }
 
@@ -47,7 +55,8 @@ async fn phone_code(
     body: web::Json<JsonObject<User>>,
     sim: web::Data<Simulator>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = sim.phone_code(check_user(&body.0.0.user)?)?;
+    let User { user, appid } = &body.0.0;
+    let code = sim.phone_code(check_user(user)?, appid.as_deref())?;
     Ok(HttpResponse::Ok().json(json!({"code": code})))
 }
 
@@ -56,8 +65,8 @@ async fn encrypt(
     body: web::Json<JsonObject<Encrypt>>,
     sim: web::Data<Simulator>,
 ) -> Result<HttpResponse, ApiError> {
-    let Encrypt { user, data } = body.into_inner().0;
-    Ok(HttpResponse::Ok().json(sim.encrypt(check_user(&user)?, data)?))
+    let Encrypt { user, appid, data } = body.into_inner().0;
+    Ok(HttpResponse::Ok().json(sim.encrypt(check_user(&user)?, appid.as_deref(), data)?))
 }
 
 /// WeChat answers with HTTP 200 and `text/plain`, errors included.
@@ -76,7 +85,20 @@ async fn jscode2session(
     query: web::Query<HashMap<String, String>>,
     sim: web::Data<Simulator>,
 ) -> HttpResponse {
-    wechat_answer(&sim.code2session(&query))
+    wechat_answer(&sim.code2session(Platform::Wechat, &query))
+}
+
+/// QQ's code exchange: WeChat's, at QQ's host.
+async fn qq_jscode2session(
+    query: web::Query<HashMap<String, String>>,
+    sim: web::Data<Simulator>,
+) -> HttpResponse {
+    wechat_answer(&sim.code2session(Platform::Qq, &query))
+}
+
+/// Douyin's code exchange: a JSON body, answered as JSON.
+async fn douyin_jscode2session(body: web::Bytes, sim: web::Data<Simulator>) -> HttpResponse {
+    HttpResponse::Ok().json(sim.douyin_code2session(&wechat_body(&body)))
 }
 
 async fn stable_token(body: web::Bytes, sim: web::Data<Simulator>) -> HttpResponse {
@@ -127,6 +149,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(
                 resource("/wxa/checksession", "GET, HEAD").route(get_or_head().to(checksession)),
+            )
+            .service(
+                resource("/qq/sns/jscode2session", "GET, HEAD")
+                    .route(get_or_head().to(qq_jscode2session)),
+            )
+            .service(
+                resource("/douyin/api/apps/v2/jscode2session", "POST")
+                    .route(web::post().to(douyin_jscode2session)),
             ),
     );
 }

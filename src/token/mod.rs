@@ -12,6 +12,7 @@ pub use verify::{MAX_TOKEN_LEN, Rejection, TokenPolicy, TokenVerifier, VerifiedT
 use crate::clock::SharedClock;
 use crate::domain::SessionKey;
 use crate::keyring::{KeyGeneration, Keyring};
+use crate::platform::Platform;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Header;
@@ -35,6 +36,10 @@ pub struct Claims {
     pub aud: String,
     /// Subject: the user's openid.
     pub sub: String,
+    /// The mini-program's platform (SPEC section 8); tokens from before
+    /// there were several read as WeChat's.
+    #[serde(default)]
+    pub plat: Platform,
     /// Issued at, seconds since the epoch.
     pub iat: i64,
     /// Expiry, seconds since the epoch.
@@ -81,6 +86,10 @@ pub enum IssueError {
 /// Who a token is for: what one login established.
 #[derive(Debug)]
 pub struct Subject<'a> {
+    /// The mini-program (the `aud`).
+    pub appid: &'a str,
+    /// Its platform (the `plat`).
+    pub platform: Platform,
     /// The user's openid.
     pub openid: &'a str,
     /// The user's unionid, when WeChat returned one.
@@ -95,22 +104,15 @@ pub struct Subject<'a> {
 #[derive(Clone)]
 pub struct TokenIssuer {
     issuer: String,
-    audience: String,
     ttl: i64,
     clock: SharedClock,
 }
 
 impl TokenIssuer {
-    /// An issuer of tokens for `audience` (the appid) living `ttl` seconds.
-    pub fn new(
-        issuer: impl Into<String>,
-        audience: impl Into<String>,
-        ttl: i64,
-        clock: SharedClock,
-    ) -> Self {
+    /// An issuer of tokens living `ttl` seconds.
+    pub fn new(issuer: impl Into<String>, ttl: i64, clock: SharedClock) -> Self {
         Self {
             issuer: issuer.into(),
-            audience: audience.into(),
             ttl,
             clock,
         }
@@ -128,8 +130,9 @@ impl TokenIssuer {
         let openid = subject.openid;
         let claims = Claims {
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: subject.appid.to_owned(),
             sub: openid.to_owned(),
+            plat: subject.platform,
             iat: now,
             exp: now + self.ttl,
             nbf: None,

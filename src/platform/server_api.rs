@@ -1,7 +1,8 @@
 //! WeChat server APIs called with the access token: the phone number of a
 //! `getPhoneNumber` code, and whether a session_key is still current.
 
-use super::{HasErrcode, WeChatClient, WeChatError, check_errcode};
+use super::errcode::check_errcode;
+use super::{AppClient, HasErrcode, PlatformError};
 use crate::domain::SessionKey;
 use aws_lc_rs::hmac;
 use reqwest::Method;
@@ -39,11 +40,12 @@ impl HasErrcode for PlainAnswer {
     }
 }
 
-impl WeChatClient {
+impl AppClient {
     /// `POST /wxa/business/getuserphonenumber`: the phone number behind a
     /// code from `<button open-type="getPhoneNumber">`, for the user `openid`.
     /// Answers WeChat's `phone_info`, whose watermark must name our appid.
-    pub async fn phone_number(&self, code: &str, openid: &str) -> Result<Value, WeChatError> {
+    pub async fn phone_number(&self, code: &str, openid: &str) -> Result<Value, PlatformError> {
+        self.require_wechat()?;
         let body = json!({"code": code, "openid": openid});
         let answer: PhoneAnswer = self
             .with_access_token(|token| {
@@ -69,10 +71,10 @@ impl WeChatClient {
             .phone_info
             .filter(|info| info["phoneNumber"].is_string())
             .ok_or_else(|| {
-                WeChatError::Malformed("getuserphonenumber answer lacks phone_info".into())
+                PlatformError::Malformed("getuserphonenumber answer lacks phone_info".into())
             })?;
         match info["watermark"]["appid"].as_str() {
-            Some(appid) if appid != self.appid => Err(WeChatError::Malformed(
+            Some(appid) if appid != self.appid() => Err(PlatformError::Malformed(
                 "getuserphonenumber answer is watermarked for another appid".into(),
             )),
             _ => Ok(info),
@@ -86,7 +88,8 @@ impl WeChatClient {
         &self,
         openid: &str,
         session_key: &SessionKey,
-    ) -> Result<bool, WeChatError> {
+    ) -> Result<bool, PlatformError> {
+        self.require_wechat()?;
         let signature = session_signature(session_key);
         let answer: PlainAnswer = self
             .with_access_token(|token| {
@@ -123,11 +126,7 @@ impl WeChatClient {
 /// checkSessionKey's signature of a session_key.
 pub fn session_signature(session_key: &SessionKey) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, session_key.expose().as_bytes());
-    hmac::sign(&key, b"")
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(hmac::sign(&key, b"").as_ref())
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
-//! `GET /sns/jscode2session`: a `wx.login()` code for the user's openid and
-//! session_key.
+//! `GET /sns/jscode2session` (WeChat, and QQ, whose API is the same): a
+//! login code for the user's openid and session_key.
 
-use super::{HasErrcode, WeChatClient, WeChatError, check_errcode};
+use super::errcode::{api_name, check_errcode};
+use super::{AppClient, HasErrcode, PlatformError};
 use crate::domain::{LoginCode, SessionKey, WeChatId};
 use serde::Deserialize;
 
-/// What one successful code2Session established.
+/// What one successful code exchange established.
 #[derive(Debug)]
 pub struct Session {
     /// The user's openid.
@@ -34,15 +35,15 @@ impl HasErrcode for Answer {
     }
 }
 
-impl WeChatClient {
-    /// Exchanges a login code (one call; only `-1` is retried).
-    pub async fn code2session(&self, code: &LoginCode) -> Result<Session, WeChatError> {
+impl AppClient {
+    /// WeChat's (and QQ's) code exchange.
+    pub(super) async fn jscode2session(&self, code: &LoginCode) -> Result<Session, PlatformError> {
         let answer: Answer = self
             .call(
                 reqwest::Method::GET,
                 "/sns/jscode2session",
                 &[
-                    ("appid", &self.appid),
+                    ("appid", self.appid()),
                     ("secret", self.secret()),
                     ("js_code", code.expose()),
                     ("grant_type", "authorization_code"),
@@ -51,26 +52,37 @@ impl WeChatClient {
             )
             .await?;
         check_errcode(
-            "code2Session",
+            &api_name(self.platform(), "code2Session"),
             answer.errcode,
             answer.errmsg.as_deref(),
             &[self.secret(), code.expose()],
         )?;
-        let malformed = |what: &str| WeChatError::Malformed(format!("code2Session answer {what}"));
-        let openid = answer.openid.ok_or_else(|| malformed("lacks openid"))?;
+        Session::from_answer(answer.openid, answer.session_key, answer.unionid)
+    }
+}
+
+impl Session {
+    /// The session in a platform's answer, each field checked; an empty
+    /// unionid (Douyin sends one) is no unionid.
+    pub(super) fn from_answer(
+        openid: Option<String>,
+        session_key: Option<String>,
+        unionid: Option<String>,
+    ) -> Result<Self, PlatformError> {
+        let malformed =
+            |what: &str| PlatformError::Malformed(format!("code exchange answer {what}"));
+        let openid = openid.ok_or_else(|| malformed("lacks openid"))?;
         let openid = WeChatId::parse(&openid).map_err(|_| malformed("has a malformed openid"))?;
-        let session_key = answer
-            .session_key
-            .ok_or_else(|| malformed("lacks session_key"))?;
+        let session_key = session_key.ok_or_else(|| malformed("lacks session_key"))?;
         let session_key = SessionKey::parse(&session_key)
             .map_err(|_| malformed("has a malformed session_key"))?;
-        let unionid = match answer.unionid.as_deref() {
+        let unionid = match unionid.as_deref() {
             None | Some("") => None,
             Some(id) => {
                 Some(WeChatId::parse(id).map_err(|_| malformed("has a malformed unionid"))?)
             }
         };
-        Ok(Session {
+        Ok(Self {
             openid,
             session_key,
             unionid,

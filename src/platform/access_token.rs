@@ -7,7 +7,8 @@
 //! and the call is retried once with a new one. `force_refresh` is never used
 //! (WeChat allows it 20 times a day).
 
-use super::{HasErrcode, WeChatClient, WeChatError, check_errcode};
+use super::errcode::check_errcode;
+use super::{AppClient, HasErrcode, PlatformError};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -31,7 +32,7 @@ struct State {
     /// A fetch that failed, and when: requests that were waiting for it get
     /// the same answer for [`FAIL_FAST`] instead of each fetching in turn
     /// (N waiters would otherwise wait N timeouts).
-    failed: Option<(std::time::Duration, WeChatError)>,
+    failed: Option<(std::time::Duration, PlatformError)>,
 }
 
 /// How long a failed fetch answers for the requests that waited on it.
@@ -62,9 +63,9 @@ fn token_refused(errcode: i64) -> bool {
     matches!(errcode, 40001 | 42001)
 }
 
-impl WeChatClient {
+impl AppClient {
     /// The current access token: the cached one, or a fresh one.
-    async fn access_token(&self) -> Result<SecretString, WeChatError> {
+    async fn access_token(&self) -> Result<SecretString, PlatformError> {
         let mut state = self.access_token.0.lock().await;
         if let Some(entry) = state.token.as_ref()
             && self.clock.now() < entry.refresh_at
@@ -95,10 +96,10 @@ impl WeChatClient {
     }
 
     /// One `POST /cgi-bin/stable_token`: the token and its lifetime.
-    async fn fetch_stable_token(&self) -> Result<(SecretString, i64), WeChatError> {
+    async fn fetch_stable_token(&self) -> Result<(SecretString, i64), PlatformError> {
         let body = json!({
             "grant_type": "client_credential",
-            "appid": self.appid,
+            "appid": self.appid(),
             "secret": self.secret(),
             "force_refresh": false,
         });
@@ -112,12 +113,12 @@ impl WeChatClient {
             &[self.secret()],
         )?;
         let (Some(token), Some(expires_in)) = (answer.access_token, answer.expires_in) else {
-            return Err(WeChatError::Malformed(
+            return Err(PlatformError::Malformed(
                 "stable_token answer lacks access_token or expires_in".into(),
             ));
         };
         if token.is_empty() || expires_in <= 0 {
-            return Err(WeChatError::Malformed(
+            return Err(PlatformError::Malformed(
                 "stable_token answer is empty".into(),
             ));
         }
@@ -140,11 +141,11 @@ impl WeChatClient {
 
     /// Calls `api` with the access token; on 40001/42001, once more with a
     /// fresh token.
-    pub(super) async fn with_access_token<T, F, Fut>(&self, api: F) -> Result<T, WeChatError>
+    pub(super) async fn with_access_token<T, F, Fut>(&self, api: F) -> Result<T, PlatformError>
     where
         T: HasErrcode,
         F: Fn(SecretString) -> Fut,
-        Fut: Future<Output = Result<T, WeChatError>>,
+        Fut: Future<Output = Result<T, PlatformError>>,
     {
         let token = self.access_token().await?;
         let answer = api(token.clone()).await?;

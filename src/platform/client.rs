@@ -1,0 +1,123 @@
+//! One configured mini-program's client: its platform, appid, secret and
+//! API base, over the shared [`Transport`]. The one interface every platform
+//! is reached through: [`AppClient::code2session`] picks the platform's own
+//! code exchange.
+
+use super::access_token;
+use super::transport::{Request, Transport};
+use super::{HasErrcode, Platform, PlatformError, Session};
+use crate::clock::SharedClock;
+use crate::domain::LoginCode;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::sync::Arc;
+
+/// A mini-program as configured (SPEC section 8).
+#[derive(Clone)]
+pub struct AppConfig {
+    /// Its platform.
+    pub platform: Platform,
+    /// Its appid: the `aud` of its tokens.
+    pub appid: String,
+    /// Its app secret; never logged.
+    pub secret: SecretString,
+    /// Where its platform's API is called, without a trailing slash.
+    pub api_base: String,
+}
+
+impl fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("platform", &self.platform)
+            .field("appid", &self.appid)
+            .field("secret", &"[REDACTED]")
+            .field("api_base", &self.api_base)
+            .finish()
+    }
+}
+
+/// A client of one mini-program's platform API.
+#[derive(Clone)]
+pub struct AppClient {
+    config: Arc<AppConfig>,
+    transport: Transport,
+    /// This app's own access token (WeChat's stable_token), in memory.
+    pub(super) access_token: Arc<access_token::Cache>,
+    pub(super) clock: SharedClock,
+}
+
+impl fmt::Debug for AppClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppClient {
+    /// The client of `config`, over `transport`; `clock` times its access
+    /// token.
+    pub fn new(config: AppConfig, transport: Transport, clock: SharedClock) -> Self {
+        Self {
+            config: Arc::new(config),
+            transport,
+            access_token: Arc::new(access_token::Cache::default()),
+            clock,
+        }
+    }
+
+    /// The app's appid.
+    pub fn appid(&self) -> &str {
+        &self.config.appid
+    }
+
+    /// The app's platform.
+    pub fn platform(&self) -> Platform {
+        self.config.platform
+    }
+
+    /// Exchanges a login code for the user's session with the app's
+    /// platform (one call; only "busy" is retried).
+    pub async fn code2session(&self, code: &LoginCode) -> Result<Session, PlatformError> {
+        match self.platform() {
+            // QQ's API is WeChat's, at another host.
+            Platform::Wechat | Platform::Qq => self.jscode2session(code).await,
+            Platform::Douyin => self.douyin_jscode2session(code).await,
+        }
+    }
+
+    /// Fails unless the app is a WeChat one (the APIs that need an access
+    /// token exist there only).
+    pub(super) fn require_wechat(&self) -> Result<(), PlatformError> {
+        match self.platform() {
+            Platform::Wechat => Ok(()),
+            other => Err(PlatformError::Unsupported(other)),
+        }
+    }
+
+    /// Calls `path` of the app's API base.
+    pub(super) async fn call<T: DeserializeOwned + HasErrcode>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, PlatformError> {
+        self.transport
+            .call(&Request {
+                app: self.appid(),
+                method,
+                url: format!("{}{path}", self.config.api_base),
+                query,
+                body,
+            })
+            .await
+    }
+
+    /// The app secret, for the one request field that carries it.
+    pub(super) fn secret(&self) -> &str {
+        self.config.secret.expose_secret()
+    }
+}

@@ -1,0 +1,62 @@
+//! Douyin's code exchange: `POST /api/apps/v2/jscode2session` with a JSON
+//! body `{"appid","secret","code"}`, answered
+//! `{"err_no","err_tips","data":{"session_key","openid","anonymous_openid","unionid"}}`
+//! (FIELD-NOTES). `err_no` -1 is busy (retried), 40018 a bad code.
+
+use super::errcode::check_err_no;
+use super::{AppClient, HasErrcode, PlatformError, Session};
+use crate::domain::LoginCode;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+/// The answer as Douyin sends it; unknown fields are ignored.
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default)]
+    err_no: i64,
+    #[serde(default)]
+    err_tips: Option<String>,
+    #[serde(default)]
+    data: Option<Data>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    openid: Option<String>,
+    session_key: Option<String>,
+    unionid: Option<String>,
+}
+
+impl HasErrcode for Answer {
+    fn errcode(&self) -> i64 {
+        self.err_no
+    }
+}
+
+impl AppClient {
+    /// Douyin's code exchange.
+    pub(super) async fn douyin_jscode2session(
+        &self,
+        code: &LoginCode,
+    ) -> Result<Session, PlatformError> {
+        let body = json!({"appid": self.appid(), "secret": self.secret(), "code": code.expose()});
+        let answer: Answer = self
+            .call(
+                Method::POST,
+                "/api/apps/v2/jscode2session",
+                &[],
+                Some(&body),
+            )
+            .await?;
+        check_err_no(
+            answer.err_no,
+            answer.err_tips.as_deref(),
+            &[self.secret(), code.expose()],
+        )?;
+        let data = answer
+            .data
+            .ok_or_else(|| PlatformError::Malformed("code exchange answer lacks data".into()))?;
+        Session::from_answer(data.openid, data.session_key, data.unionid)
+    }
+}

@@ -1,0 +1,146 @@
+//! The platforms' server APIs (SPEC section 8): WeChat, QQ and Douyin, one
+//! client per configured mini-program behind one interface ([`AppClient`]),
+//! all sharing one transport ([`Transport`]: the HTTP pool, the timeouts,
+//! the cap on calls in flight, the busy retries).
+//!
+//! Rules from the platforms' documentation and practice (see FIELD-NOTES):
+//! every query value URL-encoded; the answer is JSON whatever its
+//! `Content-Type` (WeChat serves `text/plain`); unknown fields are ignored;
+//! an absent or zero error code is success; "busy" (`-1` on every platform)
+//! is retried at most twice with a short backoff; nothing else is retried,
+//! because a code is single-use.
+//!
+//! - [`errcode`]: what each platform's error codes mean;
+//! - [`transport`]: one HTTP exchange, bounded, with the busy retries;
+//! - [`client`]: one mini-program's client; `code2session` (WeChat and QQ)
+//!   and `douyin` (Douyin's code exchange), `access_token`, `server_api`
+//!   (phone number, session check: WeChat only), `user_data` (decryption,
+//!   every platform).
+
+mod access_token;
+mod client;
+mod code2session;
+mod douyin;
+mod errcode;
+mod server_api;
+mod transport;
+mod user_data;
+
+pub use client::{AppClient, AppConfig};
+pub use code2session::Session;
+pub use server_api::session_signature;
+pub use transport::Transport;
+pub use user_data::{UserDataError, decrypt_user_data, encrypt_user_data};
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The platform a mini-program runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// WeChat (`wx.login()`).
+    #[default]
+    Wechat,
+    /// QQ (`qq.login()`): WeChat's API at another host.
+    Qq,
+    /// Douyin (`tt.login()`): its own API shape.
+    Douyin,
+}
+
+impl Platform {
+    /// Every platform.
+    pub const ALL: [Self; 3] = [Self::Wechat, Self::Qq, Self::Douyin];
+
+    /// The name used in configuration, tokens (`plat`) and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wechat => "wechat",
+            Self::Qq => "qq",
+            Self::Douyin => "douyin",
+        }
+    }
+
+    /// The platform's own API host.
+    pub fn default_api_base(self) -> &'static str {
+        match self {
+            Self::Wechat => "https://api.weixin.qq.com",
+            Self::Qq => "https://api.q.qq.com",
+            Self::Douyin => "https://developer.toutiao.com",
+        }
+    }
+
+    /// The platform's name for people.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Wechat => "WeChat",
+            Self::Qq => "QQ",
+            Self::Douyin => "Douyin",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Platform {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|platform| platform.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not a platform: use wechat, qq or douyin"))
+    }
+}
+
+/// What went wrong talking to a platform.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlatformError {
+    /// The code is invalid or expired (WeChat/QQ 40029, Douyin 40018).
+    #[error("invalid code")]
+    InvalidCode,
+    /// WeChat/QQ 40163: code already used.
+    #[error("code been used")]
+    CodeUsed,
+    /// WeChat/QQ 45011: rate limited.
+    #[error("rate limited by the platform")]
+    RateLimited,
+    /// WeChat/QQ 40226: high-risk user blocked.
+    #[error("user blocked by the platform")]
+    UserBlocked,
+    /// Busy (-1) on every attempt.
+    #[error("the platform answered busy (-1) {attempts} times")]
+    Busy {
+        /// How many calls were made.
+        attempts: u32,
+    },
+    /// Any other error code; most are the operator's mistake.
+    #[error("errcode {errcode}: {cause}")]
+    Rejected {
+        /// The platform's code.
+        errcode: i64,
+        /// What it means, for the operator.
+        cause: String,
+    },
+    /// Not a valid answer (not JSON, HTTP error, missing fields, too big).
+    #[error("unusable answer: {0}")]
+    Malformed(String),
+    /// Unreachable or too slow.
+    #[error("unreachable: {0}")]
+    Unavailable(String),
+    /// Too many calls in flight already.
+    #[error("too many calls to the platforms in flight")]
+    Overloaded,
+    /// The API exists on WeChat only (phone number, session check).
+    #[error("{0} has no such API")]
+    Unsupported(Platform),
+}
+
+/// An answer that carries the platform's error code (absent means 0).
+trait HasErrcode {
+    fn errcode(&self) -> i64;
+}
