@@ -1,8 +1,11 @@
 //! The command line: `serve` (the default), `keygen`, `keys`, `inspect`.
 
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{self, EnvError, KeyFolder, KeySettings, Listen, LogSettings, Settings};
+use crate::config::{
+    self, EnvError, KeyFolder, KeySettings, Listen, LogSettings, RevocationsFile, Settings,
+};
 use crate::keyring::{self, KeyAlg, Keyring, SharedKeyring};
+use crate::revocation::Edit;
 use crate::startup::Application;
 use crate::token::{TokenPolicy, TokenVerifier};
 use base64::Engine as _;
@@ -59,6 +62,35 @@ pub enum Command {
         #[command(flatten)]
         settings: Box<Settings>,
     },
+    /// Revoke a user's tokens: those from logins at or before TIME (default
+    /// now) stop working on every replica at its next rescan; the user logs
+    /// in again. ID is an openid or a unionid.
+    Revoke {
+        /// The openid or unionid.
+        id: String,
+        /// RFC 3339, such as 2026-11-22T10:00:00Z; default now.
+        #[arg(long)]
+        at: Option<String>,
+        /// The file.
+        #[command(flatten)]
+        revocations: RevocationsFile,
+    },
+    /// Ban a user: no login, no token, until `wxauth unban ID`.
+    Ban {
+        /// The openid or unionid.
+        id: String,
+        /// The file.
+        #[command(flatten)]
+        revocations: RevocationsFile,
+    },
+    /// Lift every ban of a user.
+    Unban {
+        /// The openid or unionid.
+        id: String,
+        /// The file.
+        #[command(flatten)]
+        revocations: RevocationsFile,
+    },
     /// Ask the server on this machine whether it serves: GET /healthz on
     /// loopback at WXAUTH_BIND's port. Exit 0 (silently) or 1; for a
     /// container's HEALTHCHECK, which has no curl.
@@ -113,7 +145,12 @@ pub fn parse(
         Command::Serve(settings) | Command::Inspect { settings, .. } => {
             settings.resolve(lookup).map_err(EnvError::Config)?;
         }
-        Command::Keygen { .. } | Command::Keys { .. } | Command::Healthcheck { .. } => {}
+        Command::Keygen { .. }
+        | Command::Keys { .. }
+        | Command::Healthcheck { .. }
+        | Command::Revoke { .. }
+        | Command::Ban { .. }
+        | Command::Unban { .. } => {}
     }
     Ok(cli)
 }
@@ -166,6 +203,13 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Keys { keys } => list_keys(&keys),
         Command::Inspect { token, settings } => inspect(&token, &settings),
         Command::Healthcheck { listen } => healthcheck(&listen).await,
+        Command::Revoke {
+            id,
+            at,
+            revocations,
+        } => revoke(id, at.as_deref(), &revocations),
+        Command::Ban { id, revocations } => edit_revocations(&revocations, &Edit::Ban(id)),
+        Command::Unban { id, revocations } => edit_revocations(&revocations, &Edit::Unban(id)),
     };
     match result {
         Ok(code) => code,
@@ -327,6 +371,31 @@ fn inspect(token: &str, settings: &Settings) -> Result<i32, String> {
             Ok(1)
         }
     }
+}
+
+fn revoke(id: String, at: Option<&str>, revocations: &RevocationsFile) -> Result<i32, String> {
+    let at = match at {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .map_err(|_| {
+                format!("--at {text:?} is not an RFC 3339 time such as 2026-11-22T10:00:00Z")
+            })?
+            .timestamp(),
+        None => chrono::Utc::now().timestamp(),
+    };
+    edit_revocations(revocations, &Edit::Revoke { id, at })
+}
+
+fn edit_revocations(revocations: &RevocationsFile, edit: &Edit) -> Result<i32, String> {
+    let file = revocations.file.as_deref().ok_or(
+        "WXAUTH_REVOCATIONS_FILE is unset: set it (or --file) to the file the servers read",
+    )?;
+    let said = crate::revocation::edit(file, edit)?;
+    println!("{said}");
+    eprintln!(
+        "{}: every replica applies it at its next rescan (WXAUTH_KEYS_RELOAD, or SIGHUP)",
+        file.display()
+    );
+    Ok(0)
 }
 
 /// How long `wxauth healthcheck` waits for the answer.

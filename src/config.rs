@@ -189,8 +189,8 @@ pub struct Settings {
     pub edge: EdgeSettings,
 
     /// The revocation and ban list (SPEC section 9).
-    #[arg(long, env = "WXAUTH_REVOCATIONS_FILE", value_name = "FILE")]
-    pub revocations_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub revocations: RevocationsFile,
 
     /// Logging.
     #[command(flatten)]
@@ -200,6 +200,21 @@ pub struct Settings {
     /// file or the one-app shorthand); empty in simulator mode.
     #[arg(skip)]
     pub apps: Vec<AppConfig>,
+}
+
+/// The revocation file (the server's, and the one `wxauth revoke|ban|unban`
+/// edit).
+#[derive(Debug, Clone, Args)]
+pub struct RevocationsFile {
+    /// Revocations and bans, one a line (SPEC section 9); reread with the
+    /// keys.
+    #[arg(
+        long = "revocations-file",
+        visible_alias = "file",
+        env = "WXAUTH_REVOCATIONS_FILE",
+        value_name = "FILE"
+    )]
+    pub file: Option<PathBuf>,
 }
 
 /// The listen address (the server's, and the one `wxauth healthcheck` asks).

@@ -62,8 +62,8 @@ pub enum ApiError {
     #[error("request bodies must not be compressed (no Content-Encoding)")]
     UnsupportedMediaType,
 
-    /// WeChat 40226: WeChat flags the user as high risk.
-    #[error("WeChat refused this user (high-risk account)")]
+    /// WeChat 40226 (a high-risk account), or a user banned here.
+    #[error("this user may not log in")]
     UserBlocked,
     /// WeChat answered with an error wxauth cannot recover from, or with
     /// something that is not a valid answer.
@@ -148,7 +148,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::UnknownApp(_) => "Unknown app",
             Self::UnsupportedPlatform(_) => "Unsupported platform",
-            Self::UserBlocked => "User blocked by WeChat",
+            Self::UserBlocked => "User blocked",
             Self::UpstreamError => "WeChat error",
             Self::UpstreamUnavailable => "WeChat unavailable",
             Self::Overloaded => "Overloaded",
@@ -269,6 +269,7 @@ impl From<SessionError> for ApiError {
             SessionError::BadCode(message) => Self::InvalidRequest(message.into()),
             SessionError::UnknownApp(error) => Self::UnknownApp(error.to_string()),
             SessionError::Platform(error) => error.into(),
+            SessionError::Banned => Self::UserBlocked,
             SessionError::Expired => Self::SessionExpired,
             SessionError::Unseal => Self::InvalidToken { token_sent: true },
             SessionError::Issue(_) => Self::Internal,

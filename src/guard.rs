@@ -29,6 +29,7 @@ use crate::domain::SessionKey;
 use crate::error::ApiError;
 use crate::keyring::{KeyReloader, Keyring, KeyringError, SharedKeyring, SigningRule};
 use crate::metrics::Metrics;
+use crate::revocation::SharedRevocations;
 use crate::token::{Claims, Rejection, TokenPolicy, TokenVerifier, VerifiedToken};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -36,6 +37,32 @@ use futures_util::future::{Either, LocalBoxFuture};
 use std::future::{Ready, ready};
 use std::path::Path;
 use std::sync::Arc;
+
+/// What a service's guard accepts: see [`Guard::from_config`].
+#[derive(Debug, Clone)]
+pub struct GuardConfig<'a> {
+    /// The key folder wxauth signs from (mounted read-only, typically).
+    pub dir: &'a Path,
+    /// wxauth's `WXAUTH_ISSUER`.
+    pub issuer: &'a str,
+    /// The appids whose tokens this service accepts.
+    pub appids: Vec<&'a str>,
+    /// Clock skew allowed, seconds.
+    pub leeway: i64,
+    /// wxauth's `WXAUTH_REVOCATIONS_FILE`, if it has one.
+    pub revocations: Option<&'a Path>,
+}
+
+/// Why a guard could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    /// The key folder.
+    #[error(transparent)]
+    Keys(#[from] KeyringError),
+    /// The revocation file.
+    #[error("revocation file: {0}")]
+    Revocations(String),
+}
 
 /// What the [`Authenticated`] extractor verifies with. Register it as
 /// `web::Data<Guard>` (`App::app_data(web::Data::new(guard))`).
@@ -90,21 +117,51 @@ impl Guard {
         appid: &str,
         leeway: i64,
     ) -> Result<Self, KeyringError> {
+        Self::build(
+            dir,
+            TokenPolicy::new(issuer, appid, leeway),
+            SharedRevocations::none(),
+        )
+    }
+
+    /// A guard for a service behind wxauth that serves several
+    /// mini-programs and honours the revocation file (SPEC sections 7-9):
+    /// accepts tokens of `config.issuer` for any of `config.appids`, refuses
+    /// those the revocation list refuses (the file is reread with every
+    /// periodic rescan and on SIGHUP, once `guard.reloader()` is spawned).
+    pub fn from_config(config: &GuardConfig<'_>) -> Result<Self, GuardError> {
+        let revocations = match config.revocations {
+            Some(file) => SharedRevocations::load(file).map_err(GuardError::Revocations)?,
+            None => SharedRevocations::none(),
+        };
+        let policy =
+            TokenPolicy::for_apps(config.issuer, config.appids.iter().copied(), config.leeway);
+        Ok(Self::build(config.dir, policy, revocations)?)
+    }
+
+    fn build(
+        dir: &Path,
+        policy: TokenPolicy,
+        revocations: SharedRevocations,
+    ) -> Result<Self, KeyringError> {
         let (keyring, broken) = Keyring::load(dir, None)?;
         for file in broken {
             log::error!("skipping key file {}: {}", file.path.display(), file.error);
         }
         let clock: SharedClock = Arc::new(SystemClock);
-        let policy = TokenPolicy::new(issuer, appid, leeway);
         let keyring = SharedKeyring::new(keyring);
-        let reloader = Arc::new(KeyReloader::new(
-            keyring.clone(),
-            dir.to_owned(),
-            SigningRule::default(),
-            clock.clone(),
-        ));
-        let verifier =
-            TokenVerifier::new(keyring, policy, clock).with_cache(crate::token::CACHE_CAPACITY);
+        let reloader = Arc::new(
+            KeyReloader::new(
+                keyring.clone(),
+                dir.to_owned(),
+                SigningRule::default(),
+                clock.clone(),
+            )
+            .with_revocations(revocations.clone()),
+        );
+        let verifier = TokenVerifier::new(keyring, policy, clock)
+            .with_cache(crate::token::CACHE_CAPACITY)
+            .with_revocations(revocations);
         Ok(Self::with_reloader(verifier, reloader))
     }
 
@@ -200,7 +257,8 @@ impl FromRequest for Authenticated {
             log::error!(
                 "Authenticated used on a route without web::Data<Guard>: refusing every request"
             );
-            return Either::Left(ready(Err(ApiError::InvalidToken { token_sent: false })));
+            // A wiring bug, not the client's: say so, loudly.
+            return Either::Left(ready(Err(ApiError::Internal)));
         };
         let token = match bearer_token(req) {
             Ok(token) => token,

@@ -22,6 +22,7 @@ pub struct Metrics {
     keyring_keys: IntGauge,
     keyring_reloads: IntCounterVec,
     signing_key: IntGaugeVec,
+    revocations: IntGaugeVec,
     /// The labels of the series `signing_key` holds now.
     signing_labels: std::sync::Arc<std::sync::Mutex<Option<(String, String)>>>,
 }
@@ -78,6 +79,13 @@ impl Metrics {
             ),
             &["kid", "alg"],
         )?;
+        let revocations = IntGaugeVec::new(
+            Opts::new(
+                "wxauth_revocations",
+                "Entries of the revocation file by kind: ids revoked, ids banned.",
+            ),
+            &["kind"],
+        )?;
         let build = IntGaugeVec::new(
             Opts::new("wxauth_build_info", "The running build (value 1)."),
             &["version"],
@@ -89,6 +97,7 @@ impl Metrics {
         registry.register(Box::new(keyring_keys.clone()))?;
         registry.register(Box::new(keyring_reloads.clone()))?;
         registry.register(Box::new(signing_key.clone()))?;
+        registry.register(Box::new(revocations.clone()))?;
         registry.register(Box::new(build))?;
         let verifications_ok = verifications.with_label_values(&["ok"]);
         Ok(Self {
@@ -100,6 +109,7 @@ impl Metrics {
             keyring_keys,
             keyring_reloads,
             signing_key,
+            revocations,
             signing_labels: std::sync::Arc::default(),
         })
     }
@@ -143,6 +153,15 @@ impl Metrics {
             && old != new
         {
             let _ = self.signing_key.remove_label_values(&[&old.0, &old.1]);
+        }
+    }
+
+    /// Records the revocation file's size after a load.
+    pub fn revocations(&self, revokes: usize, bans: usize) {
+        for (kind, count) in [("revoke", revokes), ("ban", bans)] {
+            self.revocations
+                .with_label_values(&[kind])
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
     }
 

@@ -8,6 +8,7 @@ use crate::clock::SharedClock;
 use crate::domain::{LoginCode, WeChatId};
 use crate::keyring::SharedKeyring;
 use crate::platform::PlatformError;
+use crate::revocation::SharedRevocations;
 use crate::token::{IssueError, Subject, TokenIssuer, TokenResponse, VerifiedToken};
 use std::sync::Arc;
 
@@ -23,6 +24,9 @@ pub enum SessionError {
     /// The platform refused the code, or could not be asked.
     #[error(transparent)]
     Platform(#[from] PlatformError),
+    /// The user is banned (SPEC section 9).
+    #[error("the user is banned")]
+    Banned,
     /// The login is older than `WXAUTH_SESSION_MAX_AGE`.
     #[error("the login is older than the session's maximum age")]
     Expired,
@@ -41,6 +45,7 @@ pub struct Sessions {
     apps: Arc<Apps>,
     clock: SharedClock,
     max_age: i64,
+    revocations: SharedRevocations,
 }
 
 impl Sessions {
@@ -59,7 +64,15 @@ impl Sessions {
             apps,
             clock,
             max_age,
+            revocations: SharedRevocations::none(),
         }
+    }
+
+    /// Refuses logins of banned users (the openid or unionid the platform
+    /// answers with).
+    pub fn with_revocations(mut self, revocations: SharedRevocations) -> Self {
+        self.revocations = revocations;
+        self
     }
 
     /// Exchanges a login code for a token of the app `appid` (or of the
@@ -74,6 +87,13 @@ impl Sessions {
         let session = app.code2session(&code).await.inspect_err(|e| {
             log::warn!("login for {} failed upstream: {e}", app.appid());
         })?;
+        {
+            let list = self.revocations.load_current();
+            let banned = |id: Option<&WeChatId>| id.is_some_and(|id| list.is_banned(id.as_str()));
+            if banned(Some(&session.openid)) || banned(session.unionid.as_ref()) {
+                return Err(SessionError::Banned);
+            }
+        }
         let subject = Subject {
             appid: app.appid(),
             platform: app.platform(),

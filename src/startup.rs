@@ -14,6 +14,7 @@ use crate::keyring::{
 };
 use crate::metrics::Metrics;
 use crate::platform::{AppConfig, Platform, Transport};
+use crate::revocation::SharedRevocations;
 use crate::routes::{self, AppState};
 use crate::sessions::Sessions;
 use crate::sim::Simulator;
@@ -48,6 +49,9 @@ pub enum StartupError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The revocation file cannot be read or does not parse.
+    #[error("WXAUTH_REVOCATIONS_FILE: {0}")]
+    Revocations(String),
     /// A setting that does not fit the others.
     #[error("{0}")]
     Config(crate::config::ConfigError),
@@ -98,6 +102,10 @@ impl Application {
         let signing_kid = keyring.signing().kid().to_owned();
         let keyring = SharedKeyring::new(keyring);
         let metrics = Metrics::new()?;
+        let revocations = match &settings.revocations.file {
+            Some(file) => SharedRevocations::load(file).map_err(StartupError::Revocations)?,
+            None => SharedRevocations::none(),
+        };
         let reloader = Arc::new(
             KeyReloader::new(
                 keyring.clone(),
@@ -105,6 +113,7 @@ impl Application {
                 rule,
                 clock.clone(),
             )
+            .with_revocations(revocations.clone())
             .with_metrics(metrics.clone()),
         );
 
@@ -123,8 +132,9 @@ impl Application {
         let apps = Arc::new(Apps::new(configs, default, &transport, &clock));
 
         let policy = TokenPolicy::for_apps(&settings.issuer, apps.appids(), settings.leeway);
-        let verifier =
-            TokenVerifier::new(keyring.clone(), policy, clock.clone()).with_cache(CACHE_CAPACITY);
+        let verifier = TokenVerifier::new(keyring.clone(), policy, clock.clone())
+            .with_cache(CACHE_CAPACITY)
+            .with_revocations(revocations.clone());
         let guard = web::Data::new(
             Guard::with_reloader(verifier, reloader.clone()).with_metrics(metrics.clone()),
         );
@@ -137,7 +147,8 @@ impl Application {
                 Arc::clone(&apps),
                 clock.clone(),
                 settings.session_max_age,
-            ),
+            )
+            .with_revocations(revocations),
             apps,
             metrics,
         });

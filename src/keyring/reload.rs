@@ -6,6 +6,7 @@
 use super::{Keyring, SharedKeyring, SigningRule};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
+use crate::revocation::SharedRevocations;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub struct KeyReloader {
     rescans: AtomicU64,
     failures: AtomicU64,
     metrics: Option<Metrics>,
+    /// The revocation list, reloaded with the keys on the timer and SIGHUP.
+    revocations: Option<SharedRevocations>,
     /// One rescan at a time (timer, SIGHUP, unknown kids): otherwise an
     /// older scan finishing last could bring back a key deleted since.
     scanning: std::sync::Mutex<()>,
@@ -60,7 +63,43 @@ impl KeyReloader {
             rescans: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             metrics: None,
+            revocations: None,
             scanning: std::sync::Mutex::new(()),
+        }
+    }
+
+    /// Also rereads `revocations`' file on every periodic and SIGHUP rescan
+    /// (not on unknown kids, which any client can cause).
+    pub fn with_revocations(mut self, revocations: SharedRevocations) -> Self {
+        if let Some(metrics) = &self.metrics {
+            record_revocations(metrics, &revocations);
+        }
+        self.revocations = Some(revocations);
+        self
+    }
+
+    /// Rereads the revocation file, if there is one; a file that cannot be
+    /// read or parsed keeps the list the server had, and is logged.
+    pub fn reload_revocations(&self, cause: &str) {
+        let Some(revocations) = &self.revocations else {
+            return;
+        };
+        match revocations.reload() {
+            Ok(true) => {
+                let list = revocations.load_current();
+                log::info!(
+                    "revocations reloaded ({cause}): {} revoked, {} banned",
+                    list.revokes(),
+                    list.bans()
+                );
+            }
+            Ok(false) => {}
+            Err(error) => {
+                log::error!("revocations ({cause}): {error}; keeping the entries loaded before");
+            }
+        }
+        if let Some(metrics) = &self.metrics {
+            record_revocations(metrics, revocations);
         }
     }
 
@@ -68,6 +107,9 @@ impl KeyReloader {
     /// current set.
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
         record_keyring(&metrics, &self.keyring.current());
+        if let Some(revocations) = &self.revocations {
+            record_revocations(&metrics, revocations);
+        }
         self.metrics = Some(metrics);
         self
     }
@@ -153,10 +195,19 @@ impl KeyReloader {
                     () = hangup.recv() => "SIGHUP",
                 };
                 let this = Arc::clone(&this);
-                let _ = tokio::task::spawn_blocking(move || this.rescan(cause)).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    this.rescan(cause);
+                    this.reload_revocations(cause);
+                })
+                .await;
             }
         })
     }
+}
+
+fn record_revocations(metrics: &Metrics, revocations: &SharedRevocations) {
+    let list = revocations.load_current();
+    metrics.revocations(list.revokes(), list.bans());
 }
 
 fn record_keyring(metrics: &Metrics, keyring: &Keyring) {

@@ -6,6 +6,7 @@ use super::{Claims, VerifiedCache};
 use crate::clock::SharedClock;
 use crate::domain::SessionKey;
 use crate::keyring::{KeyAlg, KeyGeneration, SharedKeyring};
+use crate::revocation::SharedRevocations;
 use jsonwebtoken::Validation;
 use std::sync::Arc;
 
@@ -49,6 +50,9 @@ pub enum Rejection {
     /// The sealed session_key does not open.
     #[error("sealed session_key does not open")]
     Unseal,
+    /// The user is banned, or revoked since this login (SPEC section 9).
+    #[error("revoked or banned")]
+    Revoked,
 }
 
 impl Rejection {
@@ -65,6 +69,7 @@ impl Rejection {
             Self::Expired => "expired",
             Self::NotYetValid => "not_yet_valid",
             Self::Unseal => "unseal",
+            Self::Revoked => "revoked",
         }
     }
 }
@@ -152,6 +157,7 @@ pub struct TokenVerifier {
     clock: SharedClock,
     validations: Arc<Validations>,
     cache: Option<Arc<VerifiedCache>>,
+    revocations: SharedRevocations,
 }
 
 impl TokenVerifier {
@@ -179,7 +185,19 @@ impl TokenVerifier {
             clock,
             validations,
             cache: None,
+            revocations: SharedRevocations::none(),
         }
+    }
+
+    /// Refuses tokens the revocation list refuses, cached or not.
+    pub fn with_revocations(mut self, revocations: SharedRevocations) -> Self {
+        self.revocations = revocations;
+        self
+    }
+
+    /// The revocation list this verifier honours.
+    pub fn revocations(&self) -> &SharedRevocations {
+        &self.revocations
     }
 
     /// Remembers up to `capacity` verified tokens (the guard's fast path).
@@ -209,14 +227,29 @@ impl TokenVerifier {
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, Rejection> {
         if let Some(hit) = self.cached_hit(token) {
             self.check_time(&hit.claims)?;
+            self.check_revocations(&hit.claims)?;
             return Ok(hit);
         }
         let verified = self.verify_signed(token)?;
         self.check_time(&verified.claims)?;
+        self.check_revocations(&verified.claims)?;
         if let Some(cache) = &self.cache {
             cache.insert(token, verified.clone());
         }
         Ok(verified)
+    }
+
+    /// The revocation list's word on the token's user and login.
+    pub fn check_revocations(&self, claims: &Claims) -> Result<(), Rejection> {
+        if self.revocations.load_current().refuses(
+            &claims.sub,
+            claims.unionid.as_deref(),
+            claims.auth_time,
+        ) {
+            Err(Rejection::Revoked)
+        } else {
+            Ok(())
+        }
     }
 
     /// The cached verification of `token`, if there is one and its kid still
