@@ -1,6 +1,26 @@
 //! wxauth keygen | keys | inspect.
 
 use crate::helpers::*;
+use std::path::Path;
+
+/// `wxauth inspect token` with the key folder `keys` and our credentials,
+/// from an empty working directory.
+fn inspect(keys: &Path, token: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("WXAUTH_KEYS_DIR", keys.to_str().unwrap()),
+        ("WECHAT_APPID", APPID),
+        ("WECHAT_SECRET", SECRET),
+    ];
+    run_wxauth(dir.path(), &env, &["inspect", token])
+}
+
+/// The line of `wxauth keys` output about `kid`.
+fn line_of<'a>(out: &'a str, kid: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.starts_with(kid))
+        .unwrap_or_else(|| panic!("no line for {kid} in {out}"))
+}
 
 #[test]
 fn keygen_writes_an_owner_only_key_and_prints_its_kid() {
@@ -55,11 +75,12 @@ fn keys_lists_kid_alg_role_and_file() {
     let (_, pinned, _) = run_wxauth(dir.path(), &[("WXAUTH_SIGNING_KID", "a1")], &["keys"]);
 
     assert_eq!(code, 0);
-    let line = |out: &str, kid: &str| out.lines().find(|l| l.starts_with(kid)).unwrap().to_owned();
-    assert!(line(&stdout, "a1").contains("EdDSA") && line(&stdout, "a1").contains("verify-only"));
-    assert!(line(&stdout, "b2").contains("RS256") && line(&stdout, "b2").contains("signing"));
-    assert!(line(&stdout, "b2").contains("b2.pem"));
-    assert!(line(&pinned, "a1").contains("signing"));
+    assert!(
+        line_of(&stdout, "a1").contains("EdDSA") && line_of(&stdout, "a1").contains("verify-only")
+    );
+    assert!(line_of(&stdout, "b2").contains("RS256") && line_of(&stdout, "b2").contains("signing"));
+    assert!(line_of(&stdout, "b2").contains("b2.pem"));
+    assert!(line_of(&pinned, "a1").contains("signing"));
 }
 
 #[tokio::test]
@@ -67,30 +88,22 @@ async fn inspect_prints_header_and_claims_but_never_the_session_key() {
     // Arrange: a real token's claims moved to wall-clock time (inspect reads
     // the system clock), once valid and once expired.
     let app = spawn_app().await;
-    let (header, mut claims) = decode_parts(&app.login().await);
+    let token = app.login().await;
     let now = chrono::Utc::now().timestamp();
-    claims["iat"] = now.into();
-    claims["exp"] = (now + 7200).into();
-    let valid = forge(&app.key(FIRST_KID), &header, &claims);
-    claims["iat"] = (now - 9000).into();
-    claims["exp"] = (now - 1800).into();
-    let expired = forge(&app.key(FIRST_KID), &header, &claims);
-    let env = [
-        ("WXAUTH_KEYS_DIR", app.keys_dir.to_str().unwrap()),
-        ("WECHAT_APPID", APPID),
-        ("WECHAT_SECRET", SECRET),
-    ];
-    let dir = tempfile::tempdir().unwrap();
+    let valid = app.reissued_at(&token, now);
+    // Issued 2.5 hours ago: expired half an hour ago.
+    let expired = app.reissued_at(&token, now - 9000);
 
     // Act
-    let (valid_code, valid_out, _) = run_wxauth(dir.path(), &env, &["inspect", &valid]);
-    let (expired_code, expired_out, _) = run_wxauth(dir.path(), &env, &["inspect", &expired]);
+    let (valid_code, valid_out, _) = inspect(&app.keys_dir, &valid);
+    let (expired_code, expired_out, _) = inspect(&app.keys_dir, &expired);
 
     // Assert
     assert_eq!(valid_code, 0, "{valid_out}");
     assert!(valid_out.contains("status: valid"), "{valid_out}");
     assert_eq!(expired_code, 1);
     assert!(expired_out.contains("token expired"), "{expired_out}");
+    let (_, claims) = decode_parts(&token);
     let sk = claims["sk"].as_str().unwrap();
     for out in [&valid_out, &expired_out] {
         assert!(out.contains(OPENID) && out.contains(FIRST_KID), "{out}");
@@ -106,13 +119,8 @@ async fn inspect_refuses_a_token_from_another_key() {
     let other = tempfile::tempdir().unwrap();
     wxauth::keyring::write_new_key(other.path(), FIRST_KID, wxauth::keyring::KeyAlg::Eddsa)
         .unwrap();
-    let env = [
-        ("WXAUTH_KEYS_DIR", other.path().to_str().unwrap()),
-        ("WECHAT_APPID", APPID),
-        ("WECHAT_SECRET", SECRET),
-    ];
 
-    let (code, stdout, stderr) = run_wxauth(other.path(), &env, &["inspect", &token]);
+    let (code, stdout, stderr) = inspect(other.path(), &token);
 
     assert_ne!(code, 0);
     assert!(stderr.contains("token refused"), "{stderr}");
@@ -123,23 +131,15 @@ async fn inspect_refuses_a_token_from_another_key() {
 async fn inspect_prints_the_header_the_token_carries() {
     // A header without typ must not be shown with one.
     let app = spawn_app().await;
-    let (_, mut claims) = decode_parts(&app.login().await);
-    let now = chrono::Utc::now().timestamp();
-    claims["iat"] = now.into();
-    claims["exp"] = (now + 7200).into();
+    let (_, claims) = decode_parts(&app.login().await);
+    let claims = issued_at(&claims, chrono::Utc::now().timestamp());
     let token = forge(
         &app.key(FIRST_KID),
-        &serde_json::json!({"alg": "EdDSA", "kid": FIRST_KID}),
+        &eddsa_header(FIRST_KID).without("typ"),
         &claims,
     );
-    let env = [
-        ("WXAUTH_KEYS_DIR", app.keys_dir.to_str().unwrap()),
-        ("WECHAT_APPID", APPID),
-        ("WECHAT_SECRET", SECRET),
-    ];
-    let dir = tempfile::tempdir().unwrap();
 
-    let (code, stdout, _) = run_wxauth(dir.path(), &env, &["inspect", &token]);
+    let (code, stdout, _) = inspect(&app.keys_dir, &token);
 
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("\"alg\": \"EdDSA\""), "{stdout}");
@@ -207,10 +207,9 @@ fn keys_shows_a_new_key_waiting_out_its_activation_delay() {
     );
 
     assert_eq!(code, 0);
-    let line = |out: &str, kid: &str| out.lines().find(|l| l.starts_with(kid)).unwrap().to_owned();
-    assert!(line(&stdout, "a1").contains("signing"), "{stdout}");
-    assert!(line(&stdout, "b2").contains("verify-only"), "{stdout}");
-    assert!(line(&stdout, "b2").contains("from 20"), "{stdout}");
+    assert!(line_of(&stdout, "a1").contains("signing"), "{stdout}");
+    assert!(line_of(&stdout, "b2").contains("verify-only"), "{stdout}");
+    assert!(line_of(&stdout, "b2").contains("from 20"), "{stdout}");
     assert!(stdout.contains("next: b2 signs from 20"), "{stdout}");
-    assert!(line(&at_once, "b2").contains("signing"), "{at_once}");
+    assert!(line_of(&at_once, "b2").contains("signing"), "{at_once}");
 }

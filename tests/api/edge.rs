@@ -7,17 +7,10 @@ use serde_json::json;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use wiremock::Mock;
-use wiremock::matchers::{method, path};
 
 /// A fake WeChat that answers every code with a session, `times` times.
 async fn wechat_accepts_any_code(app: &TestApp, times: u64) {
-    Mock::given(method("GET"))
-        .and(path("/sns/jscode2session"))
-        .respond_with(wechat_says(session_answer(OPENID, SESSION_KEY, None)))
-        .expect(times)
-        .mount(&app.wechat)
-        .await;
+    any_code_logs_in().expect(times).mount(&app.wechat).await;
 }
 
 async fn login_from(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Response {
@@ -96,8 +89,7 @@ async fn a_client_past_its_burst_gets_rate_limited_before_any_wechat_call() {
         .unwrap();
     assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
     assert_problem(response, 429, "rate_limited").await;
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let text = metrics.text().await.unwrap();
+    let text = app.get("/metrics").await.text().await.unwrap();
     assert!(
         text.contains(r#"wxauth_logins_total{outcome="rate_limited"} 1"#),
         "{text}"
@@ -228,15 +220,7 @@ async fn a_body_that_stops_arriving_loses_its_connection_after_the_client_timeou
     let (_, after) = closed;
     assert!(after < Duration::from_secs(10), "closed after {after:?}");
     // The server serves on.
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    app.assert_serving().await;
 }
 
 #[tokio::test]
@@ -294,11 +278,8 @@ async fn pipelined_requests_are_answered_in_order() {
 async fn a_refresh_with_an_extreme_auth_time_is_refused_not_overflowed() {
     let app = spawn_app().await;
     let key = app.key(FIRST_KID);
-    let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": FIRST_KID});
-    let claims = |auth_time: i64| {
-        json!({"iss": "wxauth", "aud": APPID, "sub": OPENID, "iat": app.now(),
-               "exp": app.now() + 7200, "jti": "j", "auth_time": auth_time, "sk": "x"})
-    };
+    let header = eddsa_header(FIRST_KID);
+    let claims = |auth_time: i64| good_claims(APPID, app.now()).with("auth_time", auth_time);
 
     let response = app.refresh(&forge(&key, &header, &claims(i64::MIN))).await;
     assert_problem(response, 401, "session_expired").await;

@@ -84,10 +84,7 @@ async fn wechat_5xx_html_and_missing_fields_are_upstream_error() {
         wechat_says(json!({"errcode": 0})),
     ] {
         let app = spawn_app().await;
-        Mock::given(method("GET"))
-            .respond_with(answer)
-            .mount(&app.wechat)
-            .await;
+        code2session(answer).mount(&app.wechat).await;
 
         assert_problem(
             app.post_login(json!({"code": "c"})).await,

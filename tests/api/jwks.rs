@@ -13,12 +13,7 @@ async fn jwks_publishes_every_public_key_with_kid_alg_and_use_and_is_cacheable()
     write_new_key(keys.path(), "c-rs", KeyAlg::Rs256).unwrap();
     let app = spawn_app_on(wiremock::MockServer::start().await, keys, &[]).await;
 
-    let response = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/.well-known/jwks.json").await;
 
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "public, max-age=300");
@@ -58,11 +53,8 @@ async fn a_service_verifies_our_tokens_with_the_published_jwks_alone() {
     let token = app.login().await;
 
     let set: JwkSet = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
+        .get("/.well-known/jwks.json")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

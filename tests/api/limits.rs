@@ -9,13 +9,7 @@ async fn bodies_over_4_kib_on_auth_routes_get_payload_too_large() {
     let big = json!({"code": "c".repeat(5000)});
 
     for path in ["/auth/login", "/auth/refresh"] {
-        let response = app
-            .client
-            .post(app.url(path))
-            .json(&big)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_json(path, &big).await;
 
         let body = assert_problem(response, 413, "payload_too_large").await;
         assert!(body["detail"].as_str().unwrap().contains("4096"));
@@ -48,10 +42,10 @@ async fn a_chunked_body_over_the_limit_without_content_length_gets_payload_too_l
 async fn unknown_paths_and_wrong_methods_get_problem_answers() {
     let app = spawn_app().await;
 
-    let response = app.client.get(app.url("/nope")).send().await.unwrap();
+    let response = app.get("/nope").await;
     assert_problem(response, 404, "not_found").await;
 
-    let response = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    let response = app.get("/auth/login").await;
     assert_problem(response, 405, "method_not_allowed").await;
 
     let response = app.client.delete(app.url("/auth/me")).send().await.unwrap();
@@ -62,8 +56,8 @@ async fn unknown_paths_and_wrong_methods_get_problem_answers() {
 async fn health_and_readiness_answer_200_with_a_signing_key() {
     let app = spawn_app().await;
 
-    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let health = app.get("/healthz").await;
+    let ready = app.get("/readyz").await;
 
     assert_eq!(health.status(), 200);
     assert_eq!(ready.status(), 200);
@@ -126,7 +120,7 @@ async fn openapi_json_is_the_committed_document_and_documents_every_route() {
     ] {
         assert!(documented.contains(&path), "{path} is documented");
         // And every documented path is served (not a 404).
-        let status = app.client.get(app.url(path)).send().await.unwrap().status();
+        let status = app.get(path).await.status();
         assert_ne!(status, 404, "{path} is served");
     }
 }

@@ -3,7 +3,7 @@
 use crate::helpers::*;
 use serde_json::{Value, json};
 use std::time::Duration;
-use wiremock::matchers::{method, path, query_param};
+use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
 #[tokio::test]
@@ -111,9 +111,7 @@ async fn login_retries_wechat_busy_twice_then_answers_upstream_error() {
 #[tokio::test]
 async fn login_succeeds_when_wechat_busy_clears_on_retry() {
     let app = spawn_app().await;
-    Mock::given(method("GET"))
-        .and(path("/sns/jscode2session"))
-        .respond_with(wechat_says(json!({"errcode": -1, "errmsg": "busy"})))
+    code2session(wechat_says(json!({"errcode": -1, "errmsg": "busy"})))
         .up_to_n_times(1)
         .expect(1)
         .with_priority(1)
@@ -143,12 +141,7 @@ async fn login_maps_unusable_answers_to_upstream_error() {
     ];
     for answer in answers {
         let app = spawn_app().await;
-        Mock::given(method("GET"))
-            .and(path("/sns/jscode2session"))
-            .respond_with(answer)
-            .expect(1)
-            .mount(&app.wechat)
-            .await;
+        code2session(answer).expect(1).mount(&app.wechat).await;
 
         let response = app.post_login(json!({"code": "c"})).await;
 

@@ -1,16 +1,7 @@
 //! POST /auth/refresh: same login, new token; bounded by the session max age.
 
 use crate::helpers::*;
-use serde_json::{Value, json};
 use wxauth::keyring::{KeyAlg, write_new_key};
-
-async fn refreshed_token(response: reqwest::Response) -> String {
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["token_type"], "Bearer");
-    body["access_token"].as_str().unwrap().to_owned()
-}
 
 #[tokio::test]
 async fn refresh_renews_exp_and_jti_and_keeps_the_login() {
@@ -20,7 +11,7 @@ async fn refresh_renews_exp_and_jti_and_keeps_the_login() {
     app.clock.advance(3600);
 
     // Act
-    let renewed = refreshed_token(app.refresh(&token).await).await;
+    let renewed = app.refreshed(&token).await;
 
     // Assert
     let (_, old) = decode_parts(&token);
@@ -49,7 +40,7 @@ async fn refresh_is_signed_and_sealed_by_the_current_signing_key() {
     let new_replica = spawn_app_on(wiremock::MockServer::start().await, keys.clone(), &[]).await;
 
     // Act
-    let renewed = refreshed_token(new_replica.refresh(&token).await).await;
+    let renewed = new_replica.refreshed(&token).await;
 
     // Assert
     let (header, _) = decode_parts(&renewed);
@@ -67,7 +58,7 @@ async fn refresh_past_the_session_max_age_answers_session_expired() {
     // Act: keep refreshing before each token expires.
     for _ in 0..2 {
         app.clock.advance(7000);
-        token = refreshed_token(app.refresh(&token).await).await;
+        token = app.refreshed(&token).await;
     }
     app.clock.advance(7000);
     let response = app.refresh(&token).await;
@@ -113,9 +104,8 @@ async fn a_sealed_session_key_moved_into_another_users_token_does_not_unseal() {
             "AAAAAAAAAAAAAAAAAAAAAA==",
         )
         .await;
-    let (header, _) = decode_parts(&bob);
-    let (_, mut claims) = decode_parts(&bob);
-    claims["sk"] = decode_parts(&alice).1["sk"].clone();
+    let (header, claims) = decode_parts(&bob);
+    let claims = claims.with("sk", decode_parts(&alice).1["sk"].clone());
     let spliced = forge(&app.key(FIRST_KID), &header, &claims);
 
     // Act
@@ -147,16 +137,12 @@ async fn a_sealed_session_key_with_a_changed_byte_or_another_kid_does_not_unseal
     let (header, claims) = decode_parts(&token);
 
     // The same claims signed by the other loaded key: the seal names FIRST_KID.
-    let mut other_header = header.clone();
-    other_header["kid"] = json!("20270101T000000Z");
+    let other_header = header.with("kid", "20270101T000000Z");
     let other_kid = forge(&app.key("20270101T000000Z"), &other_header, &claims);
     assert_problem(app.refresh(&other_kid).await, 401, "invalid_token").await;
 
     // A changed character of the seal.
-    let mut tampered = claims.clone();
-    let sk = claims["sk"].as_str().unwrap();
-    let flipped = if sk.starts_with('A') { "B" } else { "A" };
-    tampered["sk"] = json!(format!("{flipped}{}", &sk[1..]));
+    let tampered = claims.with("sk", flip_first(claims["sk"].as_str().unwrap()));
     let tampered = forge(&app.key(FIRST_KID), &header, &tampered);
     assert_problem(app.refresh(&tampered).await, 401, "invalid_token").await;
 }

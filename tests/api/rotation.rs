@@ -5,8 +5,7 @@ use crate::helpers::*;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer};
+use wiremock::MockServer;
 use wxauth::keyring::{KeyAlg, PIN_FILE, write_new_key};
 
 const NEW_KID: &str = "20270101T000000Z";
@@ -62,7 +61,7 @@ async fn publish_promote_by_pin_and_retire_are_seen_by_both_replicas() {
             "old tokens keep working"
         );
     }
-    let renewed = refreshed(b.refresh(&old_token).await).await;
+    let renewed = b.refreshed(&old_token).await;
     assert_eq!(decode_parts(&renewed).0["kid"], NEW_KID);
 
     // Retire: the old file goes; its tokens stop, the renewed one works.
@@ -73,12 +72,6 @@ async fn publish_promote_by_pin_and_retire_are_seen_by_both_replicas() {
         assert_problem(app.get_me(&old_token).await, 401, "invalid_token").await;
         assert_eq!(app.get_me(&renewed).await.status(), 200);
     }
-}
-
-async fn refreshed(response: reqwest::Response) -> String {
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -148,15 +141,7 @@ async fn a_rescan_never_leaves_the_server_without_a_signing_key() {
     assert!(!app.reloader.rescan("test"));
 
     // ... and the server keeps what it had.
-    assert_eq!(
-        app.client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get("/readyz").await.status(), 200);
     assert_eq!(app.get_me(&token).await.status(), 200);
     assert_eq!(app.reloader.failures(), 2);
 }
@@ -166,15 +151,9 @@ async fn unknown_kids_cause_at_most_one_rescan_per_second() {
     // Arrange: many forged tokens, each with a different unknown kid.
     let app = spawn_app().await;
     let key = app.key(FIRST_KID);
-    let claims = json!({"iss": "wxauth", "aud": APPID, "sub": OPENID, "iat": START, "exp": START + 60, "jti": "j", "auth_time": START, "sk": "x"});
+    let claims = good_claims(APPID, START).with("exp", START + 60);
     let tokens: Vec<String> = (0..200)
-        .map(|i| {
-            forge(
-                &key,
-                &json!({"alg": "EdDSA", "typ": "JWT", "kid": format!("forged{i}")}),
-                &claims,
-            )
-        })
+        .map(|i| forge(&key, &eddsa_header(&format!("forged{i}")), &claims))
         .collect();
     let before = app.reloader.rescans();
     let started = Instant::now();
@@ -310,10 +289,7 @@ async fn three_rotations_under_concurrent_traffic_fail_no_request() {
     let keys = key_folder();
     std::fs::write(keys.path().join(PIN_FILE), FIRST_KID).unwrap();
     let wechat = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(wechat_says(session_answer(OPENID, SESSION_KEY, None)))
-        .mount(&wechat)
-        .await;
+    any_code_logs_in().mount(&wechat).await;
     let a = spawn_app_on(wechat, keys.clone(), &[]).await;
     let b = spawn_app_on(
         MockServer::start().await,

@@ -3,32 +3,11 @@
 use crate::helpers::*;
 use serde_json::{Value, json};
 
-async fn sim_code(app: &TestApp, user: &str) -> String {
-    let response = app
-        .client
-        .post(app.url("/sim/login"))
-        .json(&json!({ "user": user }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    body["code"].as_str().unwrap().to_owned()
-}
-
-async fn sim_token(app: &TestApp, user: &str) -> String {
-    let code = sim_code(app, user).await;
-    let response = app.post_login(json!({ "code": code })).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn a_simulated_login_yields_a_token_for_the_simulators_appid() {
     let app = spawn_simulator().await;
 
-    let token = sim_token(&app, "alice").await;
+    let token = app.sim_token("alice").await;
 
     let me: Value = app.get_me(&token).await.json().await.unwrap();
     assert_eq!(me["openid"], wxauth::sim::openid_of("alice"));
@@ -41,7 +20,7 @@ async fn a_simulated_login_yields_a_token_for_the_simulators_appid() {
 #[tokio::test]
 async fn a_simulated_code_works_once() {
     let app = spawn_simulator().await;
-    let code = sim_code(&app, "alice").await;
+    let code = app.sim_code("alice").await;
     assert_eq!(app.post_login(json!({ "code": code })).await.status(), 200);
 
     let again = app.post_login(json!({ "code": code })).await;
@@ -52,8 +31,8 @@ async fn a_simulated_code_works_once() {
 #[tokio::test]
 async fn a_simulated_code_expires_after_five_minutes() {
     let app = spawn_simulator().await;
-    let fresh = sim_code(&app, "alice").await;
-    let stale = sim_code(&app, "alice").await;
+    let fresh = app.sim_code("alice").await;
+    let stale = app.sim_code("alice").await;
 
     app.clock.advance(300);
     assert_eq!(
@@ -82,9 +61,9 @@ async fn an_unknown_code_is_invalid() {
 async fn the_same_user_keeps_an_openid_and_gets_a_fresh_session_key_each_login() {
     let app = spawn_simulator().await;
 
-    let first = sim_token(&app, "alice").await;
-    let second = sim_token(&app, "alice").await;
-    let bob = sim_token(&app, "bob").await;
+    let first = app.sim_token("alice").await;
+    let second = app.sim_token("alice").await;
+    let bob = app.sim_token("bob").await;
 
     let (_, a) = decode_parts(&first);
     let (_, b) = decode_parts(&second);
@@ -104,13 +83,7 @@ async fn sim_login_refuses_a_bad_user() {
         json!({}),
         json!({"user": 1}),
     ] {
-        let response = app
-            .client
-            .post(app.url("/sim/login"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_json("/sim/login", &body).await;
         assert_problem(response, 400, "invalid_request").await;
     }
 }
@@ -119,19 +92,8 @@ async fn sim_login_refuses_a_bad_user() {
 async fn the_sim_routes_do_not_exist_in_production_mode() {
     let app = spawn_app().await;
 
-    let login = app
-        .client
-        .post(app.url("/sim/login"))
-        .json(&json!({"user": "a"}))
-        .send()
-        .await
-        .unwrap();
-    let exchange = app
-        .client
-        .get(app.url("/sim/sns/jscode2session"))
-        .send()
-        .await
-        .unwrap();
+    let login = app.post_json("/sim/login", &json!({"user": "a"})).await;
+    let exchange = app.get("/sim/sns/jscode2session").await;
 
     assert_problem(login, 404, "not_found").await;
     assert_problem(exchange, 404, "not_found").await;
@@ -143,15 +105,11 @@ async fn a_fresh_simulator_folder_gets_a_development_key() {
     let app = spawn_app_on(
         wiremock::MockServer::start().await,
         empty.clone(),
-        &[
-            ("WECHAT_APPID", ""),
-            ("WECHAT_SECRET", ""),
-            ("WECHAT_API_BASE", ""),
-        ],
+        &SIMULATOR_MODE,
     )
     .await;
 
-    let token = sim_token(&app, "alice").await;
+    let token = app.sim_token("alice").await;
 
     let files: Vec<_> = std::fs::read_dir(empty.path()).unwrap().collect();
     assert_eq!(files.len(), 1);

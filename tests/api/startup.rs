@@ -2,12 +2,26 @@
 //! with no configuration serves simulated logins.
 
 use crate::helpers::*;
+use std::path::Path;
 
 fn start_and_expect_refusal(env: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let (code, output) = Process::serve(dir.path(), env).wait();
+    start_in_and_expect_refusal(dir.path(), env)
+}
+
+/// Starts the binary in `dir`, which must refuse to start; all it said.
+fn start_in_and_expect_refusal(dir: &Path, env: &[(&str, &str)]) -> String {
+    let (code, output) = Process::serve(dir, env).wait();
     assert_ne!(code, 0, "must refuse to start: {output}");
     output
+}
+
+/// Starts the binary in `dir` and stops it once it listens: its address,
+/// if it did listen, and all it said.
+fn start_and_stop(dir: &Path, env: &[(&str, &str)]) -> (Option<String>, String) {
+    let process = Process::serve(dir, env);
+    let listening = process.wait_until_listening();
+    (listening, process.stop())
 }
 
 #[test]
@@ -65,13 +79,11 @@ fn a_pinned_kid_without_its_file_refuses_to_start() {
     )
     .unwrap();
 
-    let (code, output) = Process::serve(
+    let output = start_in_and_expect_refusal(
         dir.path(),
         &[("WXAUTH_BIND", "127.0.0.1:0"), ("WXAUTH_SIGNING_KID", "k2")],
-    )
-    .wait();
+    );
 
-    assert_ne!(code, 0);
     assert!(output.contains("WXAUTH_SIGNING_KID=k2"), "{output}");
 }
 
@@ -116,9 +128,8 @@ fn a_dotenv_file_in_the_working_directory_is_read() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".env"), "WXAUTH_TOKEN_TTL=not-a-number\n").unwrap();
 
-    let (code, output) = Process::serve(dir.path(), &[("WXAUTH_BIND", "127.0.0.1:0")]).wait();
+    let output = start_in_and_expect_refusal(dir.path(), &[("WXAUTH_BIND", "127.0.0.1:0")]);
 
-    assert_ne!(code, 0);
     assert!(output.contains("WXAUTH_TOKEN_TTL"), "{output}");
 }
 
@@ -135,9 +146,7 @@ fn a_dotenv_file_in_a_parent_folder_is_never_read() {
     let dir = parent.path().join("app");
     std::fs::create_dir(&dir).unwrap();
 
-    let process = Process::serve(&dir, &[("WXAUTH_BIND", "127.0.0.1:0")]);
-    let listening = process.wait_until_listening();
-    let output = process.stop();
+    let (listening, output) = start_and_stop(&dir, &[("WXAUTH_BIND", "127.0.0.1:0")]);
 
     assert!(listening.is_some(), "the planted .env was read: {output}");
     assert!(!output.contains("attacker"), "{output}");
@@ -152,12 +161,10 @@ fn the_simulator_on_a_public_bind_needs_wxauth_simulator_on_and_warns() {
     assert!(output.contains("WXAUTH_SIMULATOR"), "{output}");
 
     let dir = tempfile::tempdir().unwrap();
-    let process = Process::serve(
+    let (listening, output) = start_and_stop(
         dir.path(),
         &[("WXAUTH_BIND", "0.0.0.0:0"), ("WXAUTH_SIMULATOR", "on")],
     );
-    let listening = process.wait_until_listening();
-    let output = process.stop();
     assert!(listening.is_some(), "{output}");
     assert!(
         output.contains("anyone who reaches this port can log in as anyone"),
@@ -176,26 +183,18 @@ fn a_dotenv_line_that_does_not_parse_stops_start_without_showing_it() {
     )
     .unwrap();
 
-    let (code, output) = Process::serve(dir.path(), &[]).wait();
+    let output = start_in_and_expect_refusal(dir.path(), &[]);
 
-    assert_ne!(code, 0, "{output}");
     assert!(output.contains(".env: line 2"), "{output}");
     assert!(!output.contains("s3cr3t"), "{output}");
 }
 
 #[test]
 fn a_rust_log_that_does_not_parse_stops_start_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
+    let output = start_and_expect_refusal(&[
+        ("WXAUTH_BIND", "127.0.0.1:0"),
+        ("RUST_LOG", "info,wxauth=loud"),
+    ]);
 
-    let (code, output) = Process::serve(
-        dir.path(),
-        &[
-            ("WXAUTH_BIND", "127.0.0.1:0"),
-            ("RUST_LOG", "info,wxauth=loud"),
-        ],
-    )
-    .wait();
-
-    assert_ne!(code, 0, "{output}");
     assert!(output.contains("RUST_LOG"), "{output}");
 }

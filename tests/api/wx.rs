@@ -14,33 +14,10 @@ const SAMPLE_ENCRYPTED_DATA: &str = "CiyLU1Aw2KjvrjMdj8YKliAjtP4gsMZMQmRzooG2xrD
 const SAMPLE_PLAINTEXT: &str = r#"{"openId":"oGZUI0egBJY1zhBYw2KhdUfwVJJE","nickName":"Band","gender":1,"language":"zh_CN","city":"Guangzhou","province":"Guangdong","country":"CN","avatarUrl":"http://wx.qlogo.cn/mmopen/vi_32/aSKcBBPpibyKNicHNTMM0qJVh8Kjgiak2AHWr8MHM4WgMEm7GFhsf8OYrySdbvAMvTsw3mo8ibKicsnfN5pRjl1p8HQ/0","unionId":"ocMvos6NjeKLIBqg5Mr9QjxrP1FA","watermark":{"timestamp":1477314187,"appid":"wx4f4bc4dec97d474b"}}"#;
 
 impl TestApp {
-    async fn post_with_token(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
+    /// POST /wx/phone with a phone code, as the mini-program would.
+    async fn ask_phone(&self, token: &str) -> reqwest::Response {
+        self.post_with_token("/wx/phone", token, json!({"code": "p"}))
             .await
-            .unwrap()
-    }
-
-    async fn sim(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{path}");
-        response.json().await.unwrap()
-    }
-
-    /// Logs `user` in through the simulator; the token.
-    async fn sim_token(&self, user: &str) -> String {
-        let code = self.sim("/sim/login", json!({ "user": user })).await;
-        let body: Value = self.post_login(code).await.json().await.unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
     }
 
     /// Makes getuserphonenumber answer `answer`, `times` times, to calls
@@ -62,9 +39,7 @@ impl TestApp {
             .and(body_partial_json(
                 json!({"grant_type": "client_credential", "appid": APPID, "secret": SECRET}),
             ))
-            .respond_with(wechat_says(
-                json!({"access_token": token, "expires_in": 7200}),
-            ))
+            .respond_with(wechat_says(access_token_answer(token)))
             .up_to_n_times(times)
             .expect(times)
             .mount(&self.wechat)
@@ -83,21 +58,13 @@ fn phone_answer(appid: &str) -> Value {
 async fn wechats_published_sample_decrypts_byte_for_byte() {
     // Arrange: the sample's appid, and a login that got the sample's key.
     let app = spawn_app_with(&[("WECHAT_APPID", SAMPLE_APPID)]).await;
-    app.wechat_answers("c", session_answer(OPENID, SESSION_KEY, None), 1)
-        .await;
-    let body: Value = app
-        .post_login(json!({"code": "c"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = body["access_token"].as_str().unwrap();
+    let token = app.login_as("c", OPENID, None, SESSION_KEY).await;
 
     // Act
     let response = app
         .post_with_token(
             "/wx/decrypt",
-            token,
+            &token,
             json!({"encryptedData": SAMPLE_ENCRYPTED_DATA, "iv": SAMPLE_IV}),
         )
         .await;
@@ -256,16 +223,10 @@ async fn the_wx_and_check_routes_need_a_token() {
         ("/wx/decrypt", json!({"encryptedData": "A", "iv": "A"})),
         ("/wx/phone", json!({"code": "c"})),
     ] {
-        let response = app
-            .client
-            .post(app.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_json(path, &body).await;
         assert_problem(response, 401, "invalid_token").await;
     }
-    let response = app.client.get(app.url("/auth/check")).send().await.unwrap();
+    let response = app.get("/auth/check").await;
     assert_problem(response, 401, "invalid_token").await;
 }
 
@@ -300,12 +261,7 @@ async fn fifty_concurrent_phone_calls_cause_one_stable_token_call() {
     // Arrange: stable_token is slow, so all fifty wait on the first fetch.
     let app = spawn_app().await;
     let token = app.login().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/stable_token"))
-        .respond_with(
-            wechat_says(json!({"access_token": "at-1", "expires_in": 7200}))
-                .set_delay(Duration::from_millis(300)),
-        )
+    stable_token(wechat_says(access_token_answer("at-1")).set_delay(Duration::from_millis(300)))
         .expect(1)
         .mount(&app.wechat)
         .await;
@@ -331,9 +287,7 @@ async fn a_40001_answer_causes_one_refresh_and_a_retried_call() {
     app.phone_api_answers("at-new", phone_answer(APPID), 1)
         .await;
 
-    let response = app
-        .post_with_token("/wx/phone", &token, json!({"code": "p"}))
-        .await;
+    let response = app.ask_phone(&token).await;
 
     assert_eq!(response.status(), 200);
 }
@@ -354,14 +308,9 @@ async fn the_access_token_is_refreshed_shortly_before_it_expires() {
     for step in 0..4 {
         if step == 2 {
             app.clock.advance(7200 - 300);
-            token = {
-                let body: Value = app.refresh(&token).await.json().await.unwrap();
-                body["access_token"].as_str().unwrap().to_owned()
-            };
+            token = app.refreshed(&token).await;
         }
-        let response = app
-            .post_with_token("/wx/phone", &token, json!({"code": "p"}))
-            .await;
+        let response = app.ask_phone(&token).await;
         assert_eq!(response.status(), 200);
     }
 }
@@ -395,22 +344,12 @@ async fn phone_maps_wechat_errors_to_the_table() {
     for (answer, status, code) in cases {
         let app = spawn_app().await;
         let token = app.login().await;
-        Mock::given(method("POST"))
-            .and(path("/cgi-bin/stable_token"))
-            .respond_with(wechat_says(
-                json!({"access_token": "at", "expires_in": 7200}),
-            ))
+        stable_token(wechat_says(access_token_answer("at")))
             .mount(&app.wechat)
             .await;
-        Mock::given(method("POST"))
-            .and(path("/wxa/business/getuserphonenumber"))
-            .respond_with(wechat_says(answer))
-            .mount(&app.wechat)
-            .await;
+        phone_api(wechat_says(answer)).mount(&app.wechat).await;
 
-        let response = app
-            .post_with_token("/wx/phone", &token, json!({"code": "p"}))
-            .await;
+        let response = app.ask_phone(&token).await;
 
         assert_problem(response, status, code).await;
     }
@@ -420,18 +359,14 @@ async fn phone_maps_wechat_errors_to_the_table() {
 async fn a_stable_token_failure_is_upstream_error() {
     let app = spawn_app().await;
     let token = app.login().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/stable_token"))
-        .respond_with(wechat_says(
-            json!({"errcode": 40125, "errmsg": "invalid appsecret"}),
-        ))
-        .expect(1)
-        .mount(&app.wechat)
-        .await;
+    stable_token(wechat_says(
+        json!({"errcode": 40125, "errmsg": "invalid appsecret"}),
+    ))
+    .expect(1)
+    .mount(&app.wechat)
+    .await;
 
-    let response = app
-        .post_with_token("/wx/phone", &token, json!({"code": "p"}))
-        .await;
+    let response = app.ask_phone(&token).await;
 
     assert_problem(response, 502, "upstream_error").await;
 }
@@ -456,13 +391,7 @@ async fn check_signs_the_session_key_and_reads_87009_as_not_current() {
             .mount(&app.wechat)
             .await;
 
-        let response = app
-            .client
-            .get(app.url("/auth/check"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_with_token("/auth/check", &token).await;
 
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
@@ -474,18 +403,15 @@ async fn check_signs_the_session_key_and_reads_87009_as_not_current() {
 async fn check_turns_false_after_a_newer_login() {
     let app = spawn_simulator().await;
     let token = app.sim_token("alice").await;
-    let check = |token: String| {
-        let request = app.client.get(app.url("/auth/check")).bearer_auth(token);
-        async move {
-            request.send().await.unwrap().json::<Value>().await.unwrap()["session_key_valid"]
-                .clone()
-        }
+    let check = async |token: &str| {
+        let response = app.get_with_token("/auth/check", token).await;
+        response.json::<Value>().await.unwrap()["session_key_valid"].clone()
     };
-    assert_eq!(check(token.clone()).await, true);
+    assert_eq!(check(&token).await, true);
 
     app.sim("/sim/login", json!({"user": "alice"})).await;
 
-    assert_eq!(check(token).await, false);
+    assert_eq!(check(&token).await, false);
 }
 
 #[tokio::test]
@@ -509,12 +435,8 @@ async fn sim_encrypt_refuses_a_user_who_never_logged_in() {
     let app = spawn_simulator().await;
 
     let response = app
-        .client
-        .post(app.url("/sim/encrypt"))
-        .json(&json!({"user": "nobody", "data": {}}))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/sim/encrypt", &json!({"user": "nobody", "data": {}}))
+        .await;
 
     assert_problem(response, 400, "invalid_request").await;
 }
@@ -524,15 +446,11 @@ async fn a_slow_phone_call_is_upstream_unavailable() {
     let app = spawn_app_with(&[("WXAUTH_UPSTREAM_TIMEOUT", "1")]).await;
     let token = app.login().await;
     app.stable_token_gives("at", 1).await;
-    Mock::given(method("POST"))
-        .and(path("/wxa/business/getuserphonenumber"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+    phone_api(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
         .mount(&app.wechat)
         .await;
 
-    let response = app
-        .post_with_token("/wx/phone", &token, json!({"code": "p"}))
-        .await;
+    let response = app.ask_phone(&token).await;
 
     assert_problem(response, 504, "upstream_unavailable").await;
 }
@@ -541,14 +459,12 @@ async fn a_slow_phone_call_is_upstream_unavailable() {
 async fn a_huge_expires_in_from_wechat_is_clamped_not_overflowed() {
     let app = spawn_app().await;
     let token = app.login().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/stable_token"))
-        .respond_with(wechat_says(
-            json!({"access_token": "at", "expires_in": i64::MAX}),
-        ))
-        .expect(2)
-        .mount(&app.wechat)
-        .await;
+    stable_token(wechat_says(
+        json!({"access_token": "at", "expires_in": i64::MAX}),
+    ))
+    .expect(2)
+    .mount(&app.wechat)
+    .await;
     app.phone_api_answers("at", phone_answer(APPID), 2).await;
 
     let first = app
@@ -556,13 +472,9 @@ async fn a_huge_expires_in_from_wechat_is_clamped_not_overflowed() {
         .await;
     // Believed for at most 7200 s: past that a new token is fetched.
     app.clock.advance(7200);
-    let renewed: Value = app.refresh(&token).await.json().await.unwrap();
+    let renewed = app.refreshed(&token).await;
     let second = app
-        .post_with_token(
-            "/wx/phone",
-            renewed["access_token"].as_str().unwrap(),
-            json!({"code": "p2"}),
-        )
+        .post_with_token("/wx/phone", &renewed, json!({"code": "p2"}))
         .await;
 
     assert_eq!(first.status(), 200);
@@ -576,9 +488,7 @@ async fn requests_waiting_on_a_failed_access_token_fetch_share_its_failure() {
     // out) in turn.
     let app = spawn_app_with(&[("WXAUTH_UPSTREAM_TIMEOUT", "1")]).await;
     let token = app.login().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/stable_token"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+    stable_token(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
         .expect(1)
         .mount(&app.wechat)
         .await;
