@@ -5,6 +5,13 @@
 //! JWK Set render.
 //!
 //! `cargo bench --bench crypto` (release build; results in target/criterion).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)] // test code: a failed unwrap is a failed test
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;

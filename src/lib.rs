@@ -9,12 +9,7 @@
 //! The crate is a library as well as the `wxauth` binary. Another actix-web
 //! service mounts the same guard with [`guard::Guard`] and the
 //! [`guard::Authenticated`] extractor; see the README for a complete example.
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+// Lints are declared in Cargo.toml's [lints], for every target.
 
 pub mod apps;
 pub mod cli;

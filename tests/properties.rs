@@ -1,6 +1,13 @@
 //! Property tests (proptest, stable toolchain, run by `cargo test`): the
 //! same four surfaces the cargo-fuzz targets in fuzz/ explore, with fewer
 //! cases, so every CI run fuzzes a little.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)] // test code: a failed unwrap is a failed test
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -11,8 +18,8 @@ use wxauth::clock::ManualClock;
 use wxauth::domain::{SessionKey, WeChatId};
 use wxauth::keyring::seal::SealingKey;
 use wxauth::keyring::{KeyAlg, KeyGeneration, Keyring, SharedKeyring, write_new_key};
+use wxauth::platform::{decrypt_user_data, encrypt_user_data};
 use wxauth::token::{Subject, TokenIssuer, TokenPolicy, TokenVerifier};
-use wxauth::wechat::{decrypt_user_data, encrypt_user_data};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -30,10 +37,12 @@ fn fixture() -> &'static (TokenVerifier, Vec<String>) {
         }
         let clock = Arc::new(ManualClock::new(NOW));
         let policy = TokenPolicy::new("wxauth", "wx1", 30);
-        let issuer = TokenIssuer::new("wxauth", "wx1", 7200, clock.clone());
+        let issuer = TokenIssuer::new("wxauth", 7200, clock.clone());
         let openid = WeChatId::parse("oGZUI0egBJY1zhBYw2KhdUfwVJJE").unwrap();
         let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
         let subject = Subject {
+            appid: "wx1",
+            platform: wxauth::platform::Platform::Wechat,
             openid: openid.as_str(),
             unionid: None,
             session_key: &session_key,
