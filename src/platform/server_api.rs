@@ -69,11 +69,17 @@ impl AppClient {
         )?;
         let info = answer
             .phone_info
-            .filter(|info| info.get("phoneNumber").is_some_and(serde_json::Value::is_string))
+            .filter(|info| {
+                info.get("phoneNumber")
+                    .is_some_and(serde_json::Value::is_string)
+            })
             .ok_or_else(|| {
                 PlatformError::Malformed("getuserphonenumber answer lacks phone_info".into())
             })?;
-        match info.pointer("/watermark/appid").and_then(serde_json::Value::as_str) {
+        match info
+            .pointer("/watermark/appid")
+            .and_then(serde_json::Value::as_str)
+        {
             Some(appid) if appid != self.appid() => Err(PlatformError::Malformed(
                 "getuserphonenumber answer is watermarked for another appid".into(),
             )),

@@ -61,7 +61,11 @@ pub fn decrypt_user_data(
     if !value.is_object() {
         return Err(UserDataError::Mismatch(NOT_THIS_KEY));
     }
-    if value.pointer("/watermark/appid").and_then(serde_json::Value::as_str) != Some(appid) {
+    if value
+        .pointer("/watermark/appid")
+        .and_then(serde_json::Value::as_str)
+        != Some(appid)
+    {
         return Err(UserDataError::Mismatch(
             "the data's watermark names another appid: it was not made for this mini-program",
         ));
