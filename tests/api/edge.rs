@@ -91,7 +91,7 @@ async fn a_client_past_its_burst_gets_rate_limited_before_any_wechat_call() {
     assert_problem(response, 429, "rate_limited").await;
     let text = app.get("/metrics").await.text().await.unwrap();
     assert!(
-        text.contains(r#"wxauth_logins_total{outcome="rate_limited"} 1"#),
+        text.contains(r#"wxauth_logins_total{app="wx1234567890abcdef",outcome="rate_limited"} 1"#),
         "{text}"
     );
 }

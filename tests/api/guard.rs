@@ -18,7 +18,7 @@ fn claims_now(app: &TestApp) -> Value {
 }
 
 #[tokio::test]
-async fn me_answers_openid_unionid_and_exp() {
+async fn me_answers_openid_unionid_exp_appid_and_platform() {
     let app = spawn_app().await;
     let token = app.login().await;
 
@@ -28,7 +28,8 @@ async fn me_answers_openid_unionid_and_exp() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"openid": OPENID, "unionid": UNIONID, "exp": START + 7200})
+        json!({"openid": OPENID, "unionid": UNIONID, "exp": START + 7200,
+               "appid": APPID, "platform": "wechat"})
     );
 }
 

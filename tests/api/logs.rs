@@ -168,7 +168,7 @@ async fn whole_login_at_trace_level_logs_no_secret(format: &str) {
         .unwrap();
     assert_eq!(check.status(), 200);
     // User data under our session_key (a foreign watermark: refused, logged).
-    let (sealed, iv) = wxauth::wechat::encrypt_user_data(
+    let (sealed, iv) = wxauth::platform::encrypt_user_data(
         &wxauth::domain::SessionKey::parse(SESSION_KEY).unwrap(),
         br#"{"nickName":"PRIVATE-NICKNAME","watermark":{"appid":"wxOther"}}"#,
     )
@@ -253,7 +253,9 @@ async fn whole_login_at_trace_level_logs_no_secret(format: &str) {
         phone_number.to_owned(),
         "PRIVATE-NICKNAME".to_owned(),
         sealed.clone(),
-        wxauth::wechat::session_signature(&wxauth::domain::SessionKey::parse(SESSION_KEY).unwrap()),
+        wxauth::platform::session_signature(
+            &wxauth::domain::SessionKey::parse(SESSION_KEY).unwrap(),
+        ),
         SESSION_KEY.to_owned(),
         SESSION_KEY.trim_end_matches('=').to_owned(),
         hex_key.clone(),

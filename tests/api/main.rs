@@ -1,5 +1,12 @@
 //! The API over real HTTP: every test starts the real app on a port-0 bind,
 //! with a fake WeChat (wiremock) on loopback and a clock the test moves.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)] // test code: a failed unwrap is a failed test
 
 mod helpers;
 

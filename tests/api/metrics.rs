@@ -59,13 +59,25 @@ async fn metrics_count_logins_upstream_calls_verifications_and_keys() {
     let text = metrics(&app).await;
 
     // Assert
-    assert_eq!(value(&text, r#"wxauth_logins_total{outcome="ok"}"#), 1.0);
     assert_eq!(
-        value(&text, r#"wxauth_logins_total{outcome="invalid_code"}"#),
+        value(
+            &text,
+            r#"wxauth_logins_total{app="wx1234567890abcdef",outcome="ok"}"#
+        ),
         1.0
     );
     assert_eq!(
-        value(&text, r#"wxauth_logins_total{outcome="invalid_request"}"#),
+        value(
+            &text,
+            r#"wxauth_logins_total{app="wx1234567890abcdef",outcome="invalid_code"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"wxauth_logins_total{app="wx1234567890abcdef",outcome="invalid_request"}"#
+        ),
         1.0
     );
     assert_eq!(
@@ -85,14 +97,14 @@ async fn metrics_count_logins_upstream_calls_verifications_and_keys() {
     assert_eq!(
         value(
             &text,
-            r#"wxauth_upstream_request_duration_seconds_count{endpoint="jscode2session",outcome="ok"}"#
+            r#"wxauth_upstream_request_duration_seconds_count{app="wx1234567890abcdef",endpoint="jscode2session",outcome="ok"}"#
         ),
         1.0
     );
     assert_eq!(
         value(
             &text,
-            r#"wxauth_upstream_request_duration_seconds_count{endpoint="jscode2session",outcome="errcode"}"#
+            r#"wxauth_upstream_request_duration_seconds_count{app="wx1234567890abcdef",endpoint="jscode2session",outcome="errcode"}"#
         ),
         1.0
     );

@@ -27,6 +27,7 @@ async fn token_claims_are_those_of_the_spec() {
     assert_eq!(claims["iss"], "wxauth");
     assert_eq!(claims["aud"], APPID);
     assert_eq!(claims["sub"], OPENID);
+    assert_eq!(claims["plat"], "wechat");
     assert_eq!(claims["iat"], START);
     assert_eq!(claims["exp"], START + 7200);
     assert_eq!(claims["auth_time"], START);
@@ -49,6 +50,7 @@ async fn token_claims_are_those_of_the_spec() {
             "iat",
             "iss",
             "jti",
+            "plat",
             "sk",
             "sub",
             "unionid"
@@ -70,7 +72,8 @@ async fn unionid_is_absent_when_wechat_returned_none_and_jti_differs_per_token()
     let me: serde_json::Value = app.get_me(&first).await.json().await.unwrap();
     assert_eq!(
         me,
-        json!({"openid": OPENID, "unionid": null, "exp": START + 7200})
+        json!({"openid": OPENID, "unionid": null, "exp": START + 7200,
+               "appid": APPID, "platform": "wechat"})
     );
 }
 
