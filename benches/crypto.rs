@@ -159,6 +159,44 @@ fn sealing_and_user_data(c: &mut Criterion) {
     group.finish();
 }
 
+/// The edge's per-request work on the login path: the client-address rule
+/// and the rate limiter's check (one client within its rate, and one among
+/// 100,000 tracked), and the revocation list's lookups.
+fn edge_and_revocations(c: &mut Criterion) {
+    use std::net::IpAddr;
+    use wxauth::edge::{ClientLimiter, DEFAULT_TRUSTED_PROXIES, TrustedProxies};
+    let mut group = c.benchmark_group("edge");
+    let limiter = ClientLimiter::new(1_000_000);
+    let client: IpAddr = "203.0.113.7".parse().unwrap();
+    group.bench_function("rate limiter check (one client)", |b| {
+        b.iter(|| limiter.check(std::hint::black_box(client)))
+    });
+    let crowded = ClientLimiter::new(1_000_000);
+    for n in 0u32..100_000 {
+        let _ = crowded.check(IpAddr::from(n.to_be_bytes()));
+    }
+    group.bench_function("rate limiter check (100,000 clients tracked)", |b| {
+        b.iter(|| crowded.check(std::hint::black_box(client)))
+    });
+    let trusted: TrustedProxies = DEFAULT_TRUSTED_PROXIES.parse().unwrap();
+    let peer: IpAddr = "127.0.0.1".parse().unwrap();
+    group.bench_function("client address behind a proxy", |b| {
+        b.iter(|| trusted.client(peer, ["198.51.100.1, 203.0.113.7"].into_iter()))
+    });
+    let text: String = (0..100_000).map(|n| format!("ban o{n:0>27}\n")).collect();
+    let list = wxauth::revocation::Revocations::parse(&text).unwrap();
+    group.bench_function("revocation lookup, 100,000 entries, not listed", |b| {
+        b.iter(|| {
+            list.refuses(
+                std::hint::black_box("oGZUI0egBJY1zhBYw2KhdUfwVJJE"),
+                Some("ocMvos6NjeKLIBqg5Mr9QjxrP1FA"),
+                1,
+            )
+        })
+    });
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(std::time::Duration::from_millis(500))
@@ -166,5 +204,5 @@ fn config() -> Criterion {
         .sample_size(50)
 }
 
-criterion_group! { name = benches; config = config(); targets = per_algorithm, sealing_and_user_data }
+criterion_group! { name = benches; config = config(); targets = per_algorithm, sealing_and_user_data, edge_and_revocations }
 criterion_main!(benches);

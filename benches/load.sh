@@ -10,6 +10,12 @@
 # section on stdout (also saved under target/bench/).
 #
 # Usage: bash benches/load.sh            (DURATION=10 CONNECTIONS=64 THREADS=2)
+#   CLIENT_RATE=1000000  WXAUTH_CLIENT_RATE of the server: by default the
+#                        limiter checks every login but never refuses one (all
+#                        the load comes from one address); 0 turns it off
+#   APPS=4               serve 4 apps (2 WeChat, 1 QQ, 1 Douyin) from an apps
+#                        file, logins spread over them; default 1 (WECHAT_APPID)
+#   REVOCATIONS=100000   a revocation file of that many bans; default none
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +24,9 @@ CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 LOGIN_CONNECTIONS="${LOGIN_CONNECTIONS:-12}"
 COLD_TOKENS="${COLD_TOKENS:-300000}"
+CLIENT_RATE="${CLIENT_RATE:-1000000}"
+APPS="${APPS:-1}"
+REVOCATIONS="${REVOCATIONS:-0}"
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 cargo build --release --quiet --bin wxauth --example fake_wechat --example mint_tokens
@@ -34,8 +43,33 @@ target/release/examples/fake_wechat "127.0.0.1:$FAKE_PORT" 20 >"$WORK/fake.log" 
 PIDS+=($!)
 "$BIN" keygen --dir "$WORK/keys" --kid bench >/dev/null 2>&1
 PORT=$(free_port)
-env -i PATH="$PATH" WXAUTH_BIND="127.0.0.1:$PORT" WECHAT_APPID=wxbench000000000 WECHAT_SECRET=bench-secret \
-  WECHAT_API_BASE="http://127.0.0.1:$FAKE_PORT" WXAUTH_KEYS_DIR="$WORK/keys" RUST_LOG=warn \
+FAKE="http://127.0.0.1:$FAKE_PORT"
+APP_ENV=(WECHAT_APPID=wxbench000000000 WECHAT_SECRET=bench-secret WECHAT_API_BASE="$FAKE")
+APPIDS="wxbench000000000"
+if [ "$APPS" -gt 1 ]; then
+  # Two WeChat apps, then QQ and Douyin, all answered by the fake.
+  APPIDS=""
+  for i in $(seq 1 "$APPS"); do
+    case $(( (i - 1) % 4 )) in 0|1) platform=wechat ;; 2) platform=qq ;; *) platform=douyin ;; esac
+    appid=$(printf 'bench%s%010d' "${platform:0:2}" "$i")
+    APPIDS="$APPIDS $appid"
+    printf '[[app]]\nplatform = "%s"\nappid = "%s"\nsecret_env = "BENCH_SECRET"\napi_base = "%s"\n\n' \
+      "$platform" "$appid" "$FAKE" >>"$WORK/apps.toml"
+  done
+  APP_ENV=(WXAUTH_APPS_FILE="$WORK/apps.toml" BENCH_SECRET=bench-secret)
+fi
+if [ "$REVOCATIONS" -gt 0 ]; then
+  python3 -c "
+import sys
+with open(sys.argv[1], 'w') as f:
+    for n in range(int(sys.argv[2])):
+        f.write('ban oREVOKED%019d\n' % n)
+" "$WORK/revocations" "$REVOCATIONS"
+  APP_ENV+=(WXAUTH_REVOCATIONS_FILE="$WORK/revocations")
+fi
+FIRST_APPID=${APPIDS# }; FIRST_APPID=${FIRST_APPID%% *}
+env -i PATH="$PATH" WXAUTH_BIND="127.0.0.1:$PORT" "${APP_ENV[@]}" WXAUTH_KEYS_DIR="$WORK/keys" \
+  WXAUTH_CLIENT_RATE="$CLIENT_RATE" RUST_LOG=warn \
   "$BIN" serve >"$WORK/wxauth.log" 2>&1 &
 SERVER=$!
 PIDS+=($SERVER)
@@ -45,8 +79,8 @@ sleep 1
 rss_kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$SERVER/status"; }
 IDLE_RSS=$(rss_kib VmRSS)
 
-target/release/examples/mint_tokens "$WORK/keys" wxbench000000000 10000 >"$WORK/warm.txt"
-target/release/examples/mint_tokens "$WORK/keys" wxbench000000000 "$COLD_TOKENS" >"$WORK/cold.txt"
+target/release/examples/mint_tokens "$WORK/keys" "$FIRST_APPID" 10000 >"$WORK/warm.txt"
+target/release/examples/mint_tokens "$WORK/keys" "$FIRST_APPID" "$COLD_TOKENS" >"$WORK/cold.txt"
 
 # wrk's --latency output -> "rps p50 p99" (latencies in ms).
 measure() {
@@ -73,7 +107,7 @@ wrk -t1 -c8 -d2s "$BASE/healthz" >/dev/null
 R1=$(measure -c"$CONNECTIONS" -d"${DURATION}s" -s benches/wrk/tokens.lua "$BASE/healthz" -- "$WORK/warm.txt" /healthz)
 R2=$(measure -c"$CONNECTIONS" -d"${DURATION}s" -s benches/wrk/tokens.lua "$BASE/auth/me" -- "$WORK/warm.txt")
 R3=$(measure -c"$CONNECTIONS" -d"$((DURATION / 2))s" -s benches/wrk/tokens.lua "$BASE/auth/me" -- "$WORK/cold.txt")
-R4=$(measure -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s benches/wrk/login.lua "$BASE/auth/login")
+R4=$(measure -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s benches/wrk/login.lua "$BASE/auth/login" -- $APPIDS)
 # The fake WeChat alone, at the same concurrency: its real latency (the timer
 # rounds the 20 ms up), to subtract from the logins' instead of a flat 20 ms.
 R5=$(measure -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$FAKE_PORT/sns/jscode2session?js_code=bench")
@@ -89,7 +123,7 @@ REPORT=$(cat <<MD
 ### $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); wrk and wxauth share it.
-Command: \`bash benches/load.sh\` (wrk -t$THREADS, ${CONNECTIONS} connections, ${DURATION} s; logins ${LOGIN_CONNECTIONS} connections).
+Command: \`bash benches/load.sh\` (wrk -t$THREADS, ${CONNECTIONS} connections, ${DURATION} s; logins ${LOGIN_CONNECTIONS} connections; CLIENT_RATE=$CLIENT_RATE APPS=$APPS REVOCATIONS=$REVOCATIONS).
 
 | scenario | requests/s | p50 ms | p99 ms | non-2xx |
 |---|---|---|---|---|
