@@ -156,12 +156,17 @@ impl Application {
         if simulator.is_some() {
             limits.extend_from_slice(crate::sim::BODY_LIMITS);
         }
-        let edge = web::Data::new(Edge::new(&settings.edge, limits));
+        let edge = web::Data::new(Edge::new(
+            settings.edge.client_timeout(),
+            settings.edge.client_rate,
+            settings.edge.trusted_proxies.clone(),
+            limits,
+        ));
 
         // WXAUTH_MAX_CONNECTIONS is per process; actix counts per worker.
         let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let per_worker = settings.edge.max_connections.div_ceil(workers).max(1);
-        let client_timeout = Duration::from_secs(settings.edge.client_timeout.unsigned_abs());
+        let client_timeout = settings.edge.client_timeout();
         let limiter_edge = edge.clone();
         let access_log = crate::logging::access_log_enabled();
         let connections = edge.clone();

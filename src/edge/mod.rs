@@ -20,7 +20,6 @@ pub use client::{DEFAULT_TRUSTED_PROXIES, TrustedProxies};
 pub use conn::{ConnShared, EdgeIo};
 pub use rate::{BURST_FACTOR, ClientLimiter, retry_after_secs};
 
-use crate::config::EdgeSettings;
 use crate::error::ApiError;
 use actix_web::HttpMessage as _;
 use actix_web::dev::{Payload, ServiceRequest};
@@ -57,14 +56,21 @@ pub struct Edge {
 }
 
 impl Edge {
-    /// The edge for `settings`, with `limits` for the routes whose body may
-    /// be larger than [`AUTH_BODY_LIMIT`].
-    pub fn new(settings: &EdgeSettings, limits: Vec<(&'static str, usize)>) -> Self {
+    /// The edge: every request within `client_timeout`, `rate` requests a
+    /// second per client (0: no limit) as told by `trusted` proxies, and
+    /// `limits` for the routes whose body may be larger than
+    /// [`AUTH_BODY_LIMIT`].
+    pub fn new(
+        client_timeout: Duration,
+        rate: usize,
+        trusted: TrustedProxies,
+        limits: Vec<(&'static str, usize)>,
+    ) -> Self {
         Self {
             limits,
-            client_timeout: Duration::from_secs(settings.client_timeout.unsigned_abs()),
-            trusted: settings.trusted_proxies.clone(),
-            limiter: ClientLimiter::new(settings.client_rate),
+            client_timeout,
+            trusted,
+            limiter: ClientLimiter::new(rate),
         }
     }
 

@@ -8,6 +8,8 @@
 //! unset (so `.env` lines like `WECHAT_APPID=` do what they look like), and
 //! every error names the variable, never clap's flag.
 
+mod apps_file;
+
 use crate::edge::TrustedProxies;
 use crate::platform::{AppConfig, Platform};
 use clap::{Args, CommandFactory as _, Parser, ValueEnum};
@@ -258,6 +260,13 @@ pub struct KeySettings {
     pub key_activation_delay: i64,
 }
 
+impl EdgeSettings {
+    /// `WXAUTH_CLIENT_TIMEOUT` as a duration.
+    pub fn client_timeout(&self) -> Duration {
+        Duration::from_secs(self.client_timeout.unsigned_abs())
+    }
+}
+
 impl KeySettings {
     /// How the signing key is chosen.
     pub fn signing_rule(&self) -> crate::keyring::SigningRule {
@@ -339,7 +348,7 @@ impl Settings {
             ));
         }
         match (&self.apps_file, &self.wechat_appid, &self.wechat_secret) {
-            (Some(path), _, _) => crate::apps::read_apps_file(path, lookup),
+            (Some(path), _, _) => apps_file::read_apps_file(path, lookup),
             (None, Some(appid), Some(secret)) => Ok(vec![AppConfig {
                 platform: Platform::Wechat,
                 appid: appid.clone(),
