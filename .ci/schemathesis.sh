@@ -20,8 +20,14 @@ LOG="$WORK/wxauth.log"
 cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# Simulator mode on a free loopback port.
-(cd "$WORK" && exec env -i PATH="$PATH" WXAUTH_BIND=127.0.0.1:0 RUST_LOG=info "$BIN" serve >"$LOG" 2>&1) &
+# Simulator mode on a free loopback port. WXAUTH_CLIENT_RATE=0 turns the
+# per-client rate limit off: the server allows one address 20 requests a
+# second (a burst of 100) to /auth/login, /auth/refresh, /auth/check and
+# /wx/*, and schemathesis sends far more than that from 127.0.0.1, so with
+# the limit on most answers would be 429 `rate_limited` (documented in the
+# OpenAPI document, with Retry-After) and the run would test the limiter
+# instead of the routes. tests/api/edge.rs and tests/api/apps.rs test it.
+(cd "$WORK" && exec env -i PATH="$PATH" WXAUTH_BIND=127.0.0.1:0 WXAUTH_CLIENT_RATE=0 RUST_LOG=info "$BIN" serve >"$LOG" 2>&1) &
 PID=$!
 for _ in $(seq 1 300); do
   BASE=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$LOG" | head -n1)

@@ -12,6 +12,7 @@ mod helpers;
 
 mod hostile;
 
+mod apps;
 mod cli;
 mod edge;
 mod faults;

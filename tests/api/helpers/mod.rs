@@ -1,14 +1,17 @@
 //! What every API test uses, by concern: the app under test and its
-//! requests (`app`), the fake WeChat (`fakes`), tokens read, forged and
+//! requests (`app`), the fake WeChat (`fakes`), several apps on
+//! three platforms with their fakes (`apps`), tokens read, forged and
 //! unsealed (`tokens`), and the real binary as a child process (`process`).
 //! Tests take it all with `use crate::helpers::*;`.
 
 mod app;
+mod apps;
 mod fakes;
 mod process;
 mod tokens;
 
 pub use app::*;
+pub use apps::*;
 pub use fakes::*;
 pub use process::*;
 pub use tokens::*;
