@@ -60,6 +60,14 @@ impl Apps {
         }
     }
 
+    /// The one app served, when exactly one is.
+    pub fn only(&self) -> Option<&AppClient> {
+        match self.clients.len() {
+            1 => self.clients.values().next(),
+            _ => None,
+        }
+    }
+
     /// The app named `appid`, if served.
     pub fn get(&self, appid: &str) -> Option<&AppClient> {
         self.clients.get(appid)

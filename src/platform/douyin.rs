@@ -57,6 +57,12 @@ impl AppClient {
         let data = answer
             .data
             .ok_or_else(|| PlatformError::Malformed("code exchange answer lacks data".into()))?;
+        // An `anonymousCode` (a device id, for users not logged in to Douyin)
+        // exchanges for an anonymous_openid and an empty openid: the client
+        // sent the wrong code; no token is issued for a device.
+        if data.openid.as_deref() == Some("") {
+            return Err(PlatformError::InvalidCode);
+        }
         Session::from_answer(data.openid, data.session_key, data.unionid)
     }
 }

@@ -84,12 +84,13 @@ pub fn count_login<B: MessageBody>(
             .map(|app| app.0.clone()),
         Err(_) => None,
     }
-    // Refused before the handler read the body: the only app, if one.
+    // Refused before the handler read the body: the only app, if there is
+    // exactly one; else unknown (empty).
     .unwrap_or_else(|| {
         state
             .apps
-            .resolve(None)
-            .map_or_else(|_| String::new(), |app| app.appid().to_owned())
+            .only()
+            .map_or_else(String::new, |app| app.appid().to_owned())
     });
     state.metrics.login(&app, outcome);
 }

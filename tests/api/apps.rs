@@ -197,6 +197,26 @@ async fn douyins_err_no_maps_to_the_stable_codes_without_retrying() {
 }
 
 #[tokio::test]
+async fn a_douyin_anonymous_code_is_invalid_code_not_a_platform_fault() {
+    // Arrange: what Douyin answers for tt.login()'s anonymousCode: an
+    // anonymous_openid and an empty openid.
+    let apps = spawn_four_apps().await;
+    let mut answer = douyin_session("", SESSION_KEY, "");
+    answer["data"]["anonymous_openid"] = serde_json::json!("aDevice0000000000000000000001");
+    douyin_jscode2session_for("anon")
+        .respond_with(douyin_says(&answer))
+        .expect(1)
+        .mount(&apps.douyin)
+        .await;
+
+    // Act
+    let response = apps.login_request(TT_APP, "anon").await;
+
+    // Assert: the client's mistake (400), not an operator error (502).
+    assert_problem(response, 400, "invalid_code").await;
+}
+
+#[tokio::test]
 async fn douyin_busy_is_retried_and_the_login_succeeds_when_it_clears() {
     // Arrange: err_no -1 once, then the session.
     let apps = spawn_four_apps().await;
