@@ -12,6 +12,7 @@ mod helpers;
 
 mod hostile;
 
+mod activation;
 mod apps;
 mod cli;
 mod edge;
@@ -23,6 +24,7 @@ mod login;
 mod logs;
 mod metrics;
 mod refresh;
+mod revocation;
 mod rotation;
 mod simulator;
 mod startup;

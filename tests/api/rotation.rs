@@ -75,12 +75,15 @@ async fn publish_promote_by_pin_and_retire_are_seen_by_both_replicas() {
 }
 
 #[tokio::test]
-async fn a_key_with_a_greater_kid_signs_after_a_rescan_and_old_tokens_keep_verifying() {
+async fn a_key_with_a_greater_kid_signs_after_a_rescan_once_its_activation_delay_is_out_and_old_tokens_keep_verifying()
+ {
     let keys = key_folder();
     let (a, b) = two_replicas(keys.clone()).await;
     let old_token = a.login().await;
 
-    write_new_key(keys.path(), NEW_KID, KeyAlg::Eddsa).unwrap();
+    // Published the (default) activation delay ago, on the test clock's
+    // timeline (activation.rs tests the wait itself).
+    publish_key(keys.path(), NEW_KID, KeyAlg::Eddsa, START - 600);
     rescan_both(&a, &b);
 
     for app in [&a, &b] {
@@ -94,7 +97,7 @@ async fn a_token_from_a_key_this_replica_has_not_loaded_yet_verifies_through_an_
     // Replica A has rescanned and signs with the new key; B has not.
     let keys = key_folder();
     let (a, b) = two_replicas(keys.clone()).await;
-    write_new_key(keys.path(), NEW_KID, KeyAlg::Eddsa).unwrap();
+    publish_key(keys.path(), NEW_KID, KeyAlg::Eddsa, START - 600);
     assert!(a.reloader.rescan("test"));
     let token = a.login().await;
     assert_eq!(decode_parts(&token).0["kid"], NEW_KID);
@@ -180,10 +183,15 @@ async fn unknown_kids_cause_at_most_one_rescan_per_second() {
 #[tokio::test]
 async fn the_folder_is_rescanned_every_keys_reload_seconds() {
     let keys = key_folder();
+    // No activation delay: this is about the timer (a file's time may be
+    // anything while the timer reads it).
     let app = spawn_app_on(
         MockServer::start().await,
         keys.clone(),
-        &[("WXAUTH_KEYS_RELOAD", "1")],
+        &[
+            ("WXAUTH_KEYS_RELOAD", "1"),
+            ("WXAUTH_KEY_ACTIVATION_DELAY", "0"),
+        ],
     )
     .await;
 
@@ -224,7 +232,7 @@ async fn a_kubernetes_secret_volume_swapped_at_once_is_followed() {
         root.join("..2026_02").join(format!("{FIRST_KID}.pem")),
     )
     .unwrap();
-    write_new_key(&root.join("..2026_02"), NEW_KID, KeyAlg::Eddsa).unwrap();
+    publish_key(&root.join("..2026_02"), NEW_KID, KeyAlg::Eddsa, START - 600);
     symlink("..2026_02", root.join("..data_tmp")).unwrap();
     std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
     symlink(

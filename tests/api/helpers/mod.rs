@@ -8,12 +8,14 @@ mod app;
 mod apps;
 mod fakes;
 mod process;
+mod revocations;
 mod tokens;
 
 pub use app::*;
 pub use apps::*;
 pub use fakes::*;
 pub use process::*;
+pub use revocations::*;
 pub use tokens::*;
 
 pub const APPID: &str = "wx1234567890abcdef";
