@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # deploy/test-nginx.sh: two wxauth replicas behind nginx, a key rotation by
-# the README's runbook under continuous traffic, and not one failed request.
+# the README's runbook (through the activation delay) under continuous
+# traffic with not one failed request, a ban applied by both replicas, and
+# what nginx adds at the edge: rate and connection limits per address, 415
+# for compressed bodies, slow clients cut off before they reach a replica.
 #
 #   cargo build --release && bash deploy/test-nginx.sh
 #
 # Needs: the wxauth binary (WXAUTH_BIN, default target/release/wxauth; built
 # with cargo if missing), curl, python3, and root or nginx already installed
 # (it runs `apt-get install -y nginx` when nginx is missing). Everything runs
-# on 127.0.0.1 with free ports, from a temporary folder, and stops within
-# TEST_NGINX_TIMEOUT seconds (default 100). It never touches the system
+# on 127.0.0.1 with free ports (the edge checks connect from other loopback
+# addresses, 127.0.0.2 and up, to be other clients), from a temporary
+# folder, and stops within TEST_NGINX_TIMEOUT seconds (default 100; it takes
+# about 30). It never touches the system
 # nginx: nginx runs with its own prefix and the config rendered from
 # deploy/nginx/wxauth.conf. Ends with `N passed, M failed`; exit 0 only when
 # M is 0. KEEP_TMP=1 keeps the temporary folder (logs) for a look.
@@ -24,6 +29,7 @@ CURL=(curl -s --max-time 5)
 
 PASSED=0
 FAILED=0
+START=$SECONDS
 T=""
 SERVERS=()     # the replicas, stopped by cleanup
 LOOPS=()       # the load loops, which end on $T/stop
@@ -31,7 +37,7 @@ NGINX_PID=""
 URL_a="" URL_b="" PID_a="" PID_b=""   # set by start_replica
 WATCHDOG=""
 
-say() { printf '\n== %s\n' "$*"; }
+say() { printf '\n== %s (at %ds)\n' "$*" "$((SECONDS - START))"; }
 ok() { PASSED=$((PASSED + 1)); printf 'ok    %s\n' "$*"; }
 bad() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
 # check DESCRIPTION COMMAND...: one counted check.
@@ -97,6 +103,7 @@ if [ ! -x "$BIN" ]; then
 fi
 
 # The clock starts now (the install and build above are not bounded here).
+START=$SECONDS
 ( trap 'kill "$sp" 2>/dev/null; exit 0' TERM
   sleep "$LIMIT" & sp=$!
   wait "$sp"
@@ -105,8 +112,20 @@ WATCHDOG=$!
 
 T=$(mktemp -d /tmp/wxauth-nginx.XXXXXX)
 KEYS=$T/keys
+REVOCATIONS=$T/revocations
 mkdir -p "$KEYS" "$T/nginx/tmp" "$T/tls"
 chmod 711 "$T"   # nginx workers (nobody) reach their temp folders
+echo '# wxauth revocations (deploy/test-nginx.sh)' >"$REVOCATIONS"
+
+# What the replicas and nginx run with, shortened or lowered so the test can
+# wait them out or exceed them in seconds, with counts that hold whatever
+# the machine's speed (see "rate limits" below).
+DELAY=5          # WXAUTH_KEY_ACTIVATION_DELAY (default 600)
+CLIENT_RATE=2    # WXAUTH_CLIENT_RATE per replica: burst 10 (default 20, burst 100)
+NGINX_RATE=5     # limit_req_zone rate, r/s (wxauth.conf: 20)
+NGINX_BURST=50   # limit_req burst (wxauth.conf: 100)
+NGINX_CONN=5     # limit_conn per address (wxauth.conf: 100)
+NGINX_TIMEOUT=2  # client_header_timeout, client_body_timeout (wxauth.conf: 10s)
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -138,26 +157,29 @@ wait_for() {
   done
 }
 
-# --- keys: the first key, pinned ---------------------------------------------
+# --- keys: the first key, not pinned (a fresh folder signs at once) -------------
 say "keys"
 K1=$("$BIN" keygen --dir "$KEYS" 2>/dev/null) || die "wxauth keygen"
-echo "$K1" >"$KEYS/signing-kid"
 check "keygen wrote $K1.pem (mode 0600)" \
   test "$(stat -c %a "$KEYS/$K1.pem" 2>/dev/null)" = 600
 
 # --- two replicas --------------------------------------------------------------
 # start_replica NAME [VAR=VALUE...]: a replica on a free loopback port, run
-# from $T so no .env file is picked up; sets URL_<NAME> and PID_<NAME>.
+# from $T so no .env file is picked up; sets URL_<NAME> and PID_<NAME>. All
+# share the key folder and the revocation file, rescanned every second.
 start_replica() {
   local name=$1 pid url log=$T/$1.log
   shift
   (cd "$T" && exec env -u WECHAT_APPID -u WECHAT_SECRET -u WXAUTH_SIGNING_KID \
-    -u WECHAT_API_BASE WXAUTH_BIND=127.0.0.1:0 WXAUTH_KEYS_DIR="$KEYS" \
-    WXAUTH_KEYS_RELOAD=3600 WXAUTH_SHUTDOWN_TIMEOUT=2 RUST_LOG=info "$@" \
+    -u WECHAT_API_BASE -u WXAUTH_TRUSTED_PROXIES -u WXAUTH_CLIENT_TIMEOUT \
+    WXAUTH_BIND=127.0.0.1:0 WXAUTH_KEYS_DIR="$KEYS" \
+    WXAUTH_KEYS_RELOAD=1 WXAUTH_KEY_ACTIVATION_DELAY=$DELAY \
+    WXAUTH_REVOCATIONS_FILE="$REVOCATIONS" WXAUTH_CLIENT_RATE=$CLIENT_RATE \
+    WXAUTH_SHUTDOWN_TIMEOUT=2 RUST_LOG=info "$@" \
     "$BIN" serve) 2>"$log" &
   pid=$!
   SERVERS+=("$pid")
-  wait_for 10 grep -q 'listening on http://' "$log" || die "replica $name did not start"
+  wait_for 10 grep -qs 'listening on http://' "$log" || die "replica $name did not start"
   url=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" | head -n1 | sed 's/listening on //')
   printf -v "URL_$name" '%s' "$url"
   printf -v "PID_$name" '%s' "$pid"
@@ -210,6 +232,14 @@ for line in open(src):
         out.append("    error_log $T/nginx/error.log warn;\n")
     elif mark == "@sim":
         pass
+    elif mark in ("@client-header-timeout", "@client-body-timeout"):
+        out.append(re.sub(r"\s\d+s;", " ${NGINX_TIMEOUT}s;", line, count=1))
+    elif mark == "@limit-req-zone":
+        out.append(re.sub(r"rate=\d+r/s", "rate=${NGINX_RATE}r/s", line, count=1))
+    elif mark == "@limit-req":
+        out.append(re.sub(r"burst=\d+", "burst=$NGINX_BURST", line, count=1))
+    elif mark == "@limit-conn":
+        out.append(re.sub(r"\s\d+;", " $NGINX_CONN;", line, count=1))
     elif mark == "@test-routes":
         # Test only: the simulator (a's, the one both replicas ask) and which
         # replica answered.
@@ -218,7 +248,11 @@ for line in open(src):
     else:
         out.append(line)
 assert replicas_done, "no '# @replica' line"
-open(dst, "w").write("".join(out))
+text = "".join(out)
+for want in ("client_body_timeout ${NGINX_TIMEOUT}s;", "client_header_timeout ${NGINX_TIMEOUT}s;",
+             "rate=${NGINX_RATE}r/s", "burst=$NGINX_BURST", "limit_conn wxauth_conn $NGINX_CONN;"):
+    assert want in text, "no marked line became " + want
+open(dst, "w").write(text)
 PY
 cat >"$T/nginx/nginx.conf" <<EOF
 worker_processes 2;
@@ -303,6 +337,23 @@ req -X POST "$N/wx/decrypt" -H 'Content-Type: application/json' --data-binary @"
 check "a 70 KiB body: nginx's 413 in the same problem+json form" \
   test "$STATUS $(json "$T/body" code)" = "413 payload_too_large"
 
+# A compressed body: nginx answers 415 itself (no X-Upstream: no replica saw
+# it), in wxauth's form; a replica asked directly answers the same.
+printf '{"code":"%s"}' "$(head -c 600 /dev/zero | tr '\0' 'a')" | gzip -c >"$T/body.gz"
+# hdr NAME: a header of the last `req -D "$T/head"` answer ("" when absent).
+hdr() { tr -d '\r' <"$T/head" | sed -n "s/^$1: //Ip" | tail -n1; }
+req -D "$T/head" -X POST "$N/auth/login" -H 'Content-Type: application/json' \
+  -H 'Content-Encoding: gzip' --data-binary @"$T/body.gz"
+check "a gzip body through nginx: 415 unsupported_media_type, answered by nginx" \
+  test "$STATUS $(json "$T/body" code) [$(hdr X-Upstream)]" = "415 unsupported_media_type []"
+req -X POST "$URL_a/auth/login" -H 'Content-Type: application/json' \
+  -H 'Content-Encoding: gzip' --data-binary @"$T/body.gz"
+check "the same body to a replica directly: wxauth's own 415 unsupported_media_type" \
+  test "$STATUS $(json "$T/body" code)" = "415 unsupported_media_type"
+req -D "$T/head" -X POST "$N/auth/refresh" -H 'Content-Encoding: identity' -d '{}'
+check "Content-Encoding: identity passes nginx (wxauth's 401, not 415)" \
+  test "$STATUS $(json "$T/body" code)" = "401 invalid_token" -a -n "$(hdr X-Upstream)"
+
 # --- rotation under load ----------------------------------------------------
 # Each loop writes one line per request, "STATUS what", to its own file.
 # The guarded loop reads "GEN TOKEN" from $T/token at the start of each batch
@@ -320,10 +371,14 @@ me_loop() {
     echo "$gen" >"$T/me-done"
   done
 }
-# The login loop: log in, renew, read with the new token, as a client does.
+# The login loop: log in, renew, read with the new token, as a client does;
+# one round a second, so its two rate-limited requests (login, refresh) stay
+# within WXAUTH_CLIENT_RATE=2 even if every one of them lands on the same
+# replica.
 login_loop() {
   local stop=$1 out=$2 code tok tok2 st n=0
   while [ ! -e "$T/stop" ] && [ ! -e "$stop" ] && [ $((n += 1)) -le 1000 ]; do
+    [ "$n" -eq 1 ] || sleep 1
     code=$("${CURL[@]}" -X POST "$N/sim/login" -H 'Content-Type: application/json' \
       -d '{"user":"bob"}' | sed -n 's/.*"code":"\([^"]*\)".*/\1/p') || true
     [ -n "$code" ] && st=200 || st=000
@@ -345,6 +400,16 @@ hup_both() { kill -HUP "$PID_a" "$PID_b"; }
 jwks_has() { "${CURL[@]}" "$1/.well-known/jwks.json" | grep -q "\"kid\":\"$2\""; }
 signs() { [ "$("${CURL[@]}" "$1/readyz" | sed -n 's/.*"signing_kid":"\([^"]*\)".*/\1/p')" = "$2" ]; }
 not() { ! "$@"; }
+# readyz URL: "SIGNING_KID NEXT_KID NEXT_FROM" from /readyz ("-" when absent;
+# sed, not python, so that it answers in milliseconds).
+readyz() {
+  local body sk nk nf
+  body=$("${CURL[@]}" "$1/readyz") || true
+  sk=$(sed -n 's/.*"signing_kid":"\([^"]*\)".*/\1/p' <<<"$body")
+  nk=$(sed -n 's/.*"next_signing":{[^}]*"kid":"\([^"]*\)".*/\1/p' <<<"$body")
+  nf=$(sed -n 's/.*"next_signing":{[^}]*"from":\([0-9]*\).*/\1/p' <<<"$body")
+  echo "${sk:--} ${nk:--} ${nf:--}"
+}
 
 say "rotation under load"
 echo "1 $T1" >"$T/token"
@@ -356,24 +421,61 @@ LOOPS+=($!)
 LOGIN1_PID=$!
 sleep 1
 
-# 1. Publish: the new key (another algorithm, and a kid that sorts last, so
-#    only the pin keeps the old one signing).
+# 1. Publish: the new key (another algorithm, and a kid that sorts last), no
+#    pin and no SIGHUP: each replica finds it within a rescan
+#    (WXAUTH_KEYS_RELOAD=1) and verifies with it at once, but signs with it
+#    only once its file is WXAUTH_KEY_ACTIVATION_DELAY old.
 K2=$("$BIN" keygen --dir "$KEYS" --alg es256 --kid "$(date -u -d '+1 year' +%Y%m%dT%H%M%SZ)" 2>/dev/null) ||
   die "wxauth keygen (new key)"
-hup_both
+FROM=$(($(stat -c %Y "$KEYS/$K2.pem") + DELAY))
 for r in a b; do
   u=URL_$r
-  check "publish: replica $r lists $K2 in its JWK Set after SIGHUP" wait_for 10 jwks_has "${!u}" "$K2"
-  check "publish: replica $r still signs with the pinned $K1" signs "${!u}" "$K1"
+  check "publish: replica $r lists $K2 in its JWK Set within a rescan (no SIGHUP)" \
+    wait_for 5 jwks_has "${!u}" "$K2"
 done
-sleep 1
-
-# 2. Promote.
-echo "$K2" >"$KEYS/signing-kid"
-hup_both
 for r in a b; do
   u=URL_$r
-  check "promote: replica $r signs with $K2 after SIGHUP" wait_for 10 signs "${!u}" "$K2"
+  read -r sk nk nf <<<"$(readyz "${!u}")"
+  check "publish: replica $r still signs with $K1; /readyz next_signing: $nk from $nf (file time + ${DELAY}s: $FROM)" \
+    test "$sk $nk $nf" = "$K1 $K2 $FROM"
+done
+
+# A token of the new key before anyone signs with it (from a third replica,
+# pinned to it, on the side: as a replica already past the delay would be).
+start_replica c WXAUTH_SIGNING_KID="$K2"
+code=$("${CURL[@]}" -X POST "$URL_c/sim/login" -H 'Content-Type: application/json' \
+  -d '{"user":"dave"}' | sed -n 's/.*"code":"\([^"]*\)".*/\1/p') || true
+req -X POST "$URL_c/auth/login" -H 'Content-Type: application/json' -d "{\"code\":\"$code\"}"
+TD=$(json "$T/body" access_token)
+kill -TERM "$PID_c" 2>/dev/null || true
+wait "$PID_c" 2>/dev/null || true
+check "a token signed with $K2 (by a third replica pinned to it)" \
+  test "$(jwt_header "${TD:-x.x.x}" kid)" = "$K2"
+for r in a b; do
+  u=URL_$r
+  req "${!u}/auth/me" -H "Authorization: Bearer $TD"
+  st=$STATUS
+  check "publish: replica $r verifies the $K2 token at once (200) while it signs with $(readyz "${!u}" | cut -d' ' -f1)" \
+    test "$st" = 200
+done
+
+# 2. Activate: no step at all, only time. Each replica is polled until it
+#    signs with the new key; the first answer naming it must come no earlier
+#    than next_signing's time, and no later than a rescan after it.
+declare -A SWITCHED=()
+POLL0=$(date +%s.%N)
+until_t=$((SECONDS + DELAY + 10))
+while [ "${#SWITCHED[@]}" -lt 2 ] && [ "$SECONDS" -lt "$until_t" ]; do
+  for r in a b; do
+    u=URL_$r
+    if [ -z "${SWITCHED[$r]:-}" ] && signs "${!u}" "$K2"; then SWITCHED[$r]=$(date +%s.%N); fi
+  done
+  sleep 0.1
+done
+for r in a b; do
+  at=${SWITCHED[$r]:-}
+  check "activate: replica $r signs with $K2 ${at:+at next_signing $(python3 -c "print('%+.1fs' % ($at - $FROM))")}, not before, and within 3 s after" \
+    python3 -c "import sys; sys.exit(not ('$at' and $FROM <= float('$at') <= max($FROM, $POLL0) + 3))"
 done
 req -X POST "$N/auth/refresh" -H "Authorization: Bearer $T1"
 T2=$(json "$T/body" access_token)
@@ -394,7 +496,7 @@ LOOPS+=($!)
 LOGIN2_PID=$!
 sleep 1
 
-# 3. Retire.
+# 3. Retire (SIGHUP, as `systemctl reload` would).
 rm "$KEYS/$K1.pem"
 hup_both
 for r in a b; do
@@ -435,6 +537,267 @@ for r in a b; do
 done
 req "$N/auth/me" -H "Authorization: Bearer $T2"
 check "the refreshed token works through nginx" test "$STATUS" = 200
+
+# --- a pin promotes at once ---------------------------------------------------------
+# The leaked-key path: a new key, pinned (signing-kid), signs at once with no
+# delay; its kid sorts before the current one, so only the pin can do it.
+say "a pin promotes at once"
+K3=$("$BIN" keygen --dir "$KEYS" 2>/dev/null) || die "wxauth keygen (pinned key)"
+echo "$K3" >"$KEYS/signing-kid"
+hup_both
+for r in a b; do
+  u=URL_$r
+  check "replica $r signs with the pinned $K3 after SIGHUP, no delay" wait_for 5 signs "${!u}" "$K3"
+  check "replica $r: /readyz names no next_signing under a pin" \
+    test "$(readyz "${!u}" | cut -d' ' -f2)" = -
+done
+T4=$(login carol) || true
+check "a login through nginx is signed with $K3" test "$(jwt_header "${T4:-x.x.x}" kid)" = "$K3"
+
+# --- a ban on both replicas -----------------------------------------------------------
+# One revocation file shared by both replicas (WXAUTH_REVOCATIONS_FILE),
+# edited by the CLI; each replica rereads it with its keys, every second here.
+say "a ban on both replicas"
+TE=$(login eve) || true
+req "$N/auth/me" -H "Authorization: Bearer $TE"
+EVE=$(json "$T/body" openid)
+check "eve logs in through nginx (openid $EVE)" test "$STATUS" = 200 -a -n "$EVE"
+# me_status URL TOKEN: the status of GET /auth/me.
+me_status() { "${CURL[@]}" -o /dev/null -w '%{http_code}' "$1/auth/me" -H "Authorization: Bearer $2"; }
+refused_by() { [ "$(me_status "$1" "$2")" = 401 ]; }
+accepted_by() { [ "$(me_status "$1" "$2")" = 200 ]; }
+# through_nginx WANT TOKEN: four requests through nginx (both replicas), all WANT.
+through_nginx() {
+  local n=0
+  for _ in 1 2 3 4; do [ "$(me_status "$N" "$2")" = "$1" ] && n=$((n + 1)); done
+  [ "$n" = 4 ]
+}
+WXAUTH_REVOCATIONS_FILE=$REVOCATIONS "$BIN" ban "$EVE" >"$T/ban.out" 2>&1 || true
+check "wxauth ban $EVE: the line in the shared file" grep -qx "ban $EVE" "$REVOCATIONS"
+for r in a b; do
+  u=URL_$r
+  check "ban: replica $r refuses eve's token (401) within a rescan" wait_for 5 refused_by "${!u}" "$TE"
+done
+check "ban: eve's token gets 401 through nginx (4 of 4)" through_nginx 401 "$TE"
+req -X POST "$N/auth/refresh" -H "Authorization: Bearer $TE"
+check "ban: eve's token cannot be refreshed (401 invalid_token)" \
+  test "$STATUS $(json "$T/body" code)" = "401 invalid_token"
+code=$("${CURL[@]}" -X POST "$N/sim/login" -H 'Content-Type: application/json' \
+  -d '{"user":"eve"}' | sed -n 's/.*"code":"\([^"]*\)".*/\1/p') || true
+req -X POST "$N/auth/login" -H 'Content-Type: application/json' -d "{\"code\":\"$code\"}"
+check "ban: eve's login through nginx: 403 user_blocked" \
+  test "$STATUS $(json "$T/body" code)" = "403 user_blocked"
+check "ban: other users are untouched (alice's token: 200 through nginx)" through_nginx 200 "$T2"
+WXAUTH_REVOCATIONS_FILE=$REVOCATIONS "$BIN" unban "$EVE" >>"$T/ban.out" 2>&1 || true
+check "wxauth unban $EVE: the line gone" not grep -q "$EVE" "$REVOCATIONS"
+for r in a b; do
+  u=URL_$r
+  check "unban: replica $r accepts eve's token again (200) within a rescan" wait_for 5 accepted_by "${!u}" "$TE"
+done
+check "unban: eve's token works through nginx (4 of 4)" through_nginx 200 "$TE"
+TE2=$(login eve) || true
+check "unban: eve logs in again through nginx" test -n "$TE2"
+
+# --- rate limits ------------------------------------------------------------------------
+# Each client address below is fresh (127.0.0.x, x >= 2), so every count
+# starts full. nginx keys limit_req on the address it sees and overwrites
+# X-Forwarded-For with it; wxauth takes the client from X-Forwarded-For
+# (nginx, 127.0.0.1, is a trusted proxy), so both count the same client.
+#
+# Why the counts hold whatever the machine's speed: each replica lets one
+# client make 10 + 2t requests in t seconds (CLIENT_RATE=2, burst 10), so
+# two replicas at most 2 * (11 + 2t) = 22 + 4t between them; nginx lets it
+# make 51 + 5t (NGINX_RATE=5, burst 50). 22 + 4t < 51 + 5t for any t, so
+# the first 429 is wxauth's, and nginx's comes once requests outpace 5 a
+# second (each takes milliseconds; allowed: 200 ms).
+say "rate limits"
+cat >"$T/edge.py" <<'EDGE'
+"""deploy/test-nginx.sh's raw clients: bursts from one source address, and
+slow clients. Each prints its findings as `key value` lines (nested keys
+joined with dots), for the shell to read in one go."""
+import http.client, json, socket, ssl, sys, time
+
+def emit(value, key=""):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            emit(v, key + "." + k if key else k)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            emit(v, "%s.%d" % (key, i))
+    elif value is not None:
+        print(key, value)
+
+def ctx(cafile):
+    c = ssl.create_default_context(cafile=cafile)
+    c.set_alpn_protocols(["http/1.1"])
+    return c
+
+def burst(host, port, cafile, src, method, path, n, xff, stop_first):
+    conn = http.client.HTTPSConnection(host, int(port), context=ctx(cafile),
+                                       source_address=(src, 0), timeout=5)
+    out = {"sent": 0, "wxauth_429": None, "nginx_429": None, "statuses": {}}
+    began = time.monotonic()
+    for i in range(1, int(n) + 1):
+        headers = {"Content-Type": "application/json"}
+        if xff:
+            headers["X-Forwarded-For"] = "198.51.100.%d" % (i % 250 + 1)
+        try:
+            conn.request(method, path, body=b"{}" if method == "POST" else None, headers=headers)
+            r = conn.getresponse()
+            body = r.read()
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            out["statuses"]["error"] = out["statuses"].get("error", 0) + 1
+            continue
+        out["sent"] = i
+        out["statuses"][str(r.status)] = out["statuses"].get(str(r.status), 0) + 1
+        if r.status == 429:
+            try:
+                code = json.loads(body).get("code")
+            except ValueError:
+                code = None
+            seen = {"at": i, "retry_after": r.getheader("Retry-After"), "code": code,
+                    "type": r.getheader("Content-Type")}
+            if r.getheader("X-Upstream"):
+                out["wxauth_429"] = out["wxauth_429"] or seen
+            else:
+                out["nginx_429"] = out["nginx_429"] or seen
+            if stop_first or out["nginx_429"]:
+                break
+    out["secs"] = round(time.monotonic() - began, 2)
+    emit(out)
+
+def open_tls(host, port, cafile, src):
+    s = socket.create_connection((host, int(port)), timeout=5, source_address=(src, 0))
+    return ctx(cafile).wrap_socket(s, server_hostname=host)
+
+def wait_closed(s, sent_at, limit):
+    """Until the server answers or closes: (seconds since our last byte, first line)."""
+    s.settimeout(limit)
+    try:
+        data = s.recv(4096)
+        first = data.split(b"\r\n")[0].decode("latin-1") if data else "closed"
+    except socket.timeout:
+        first = "still open"
+    except (OSError, ssl.SSLError) as e:
+        first = "reset"
+    return round(time.monotonic() - sent_at, 2), first
+
+def probe(host, port, cafile, src, want, limit):
+    """GET /healthz from src until it answers `want` (or limit seconds)."""
+    until = time.monotonic() + limit
+    last = None
+    while True:
+        try:
+            c = http.client.HTTPSConnection(host, int(port), context=ctx(cafile),
+                                            source_address=(src, 0), timeout=5)
+            c.request("GET", "/healthz")
+            r = c.getresponse()
+            body = r.read()
+            last = {"status": r.status, "retry_after": r.getheader("Retry-After"),
+                    "upstream": r.getheader("X-Upstream")}
+            try:
+                last["code"] = json.loads(body).get("code")
+            except ValueError:
+                pass
+            c.close()
+        except (OSError, http.client.HTTPException) as e:
+            last = {"status": 0, "error": str(e)}
+        if last["status"] == want or time.monotonic() > until:
+            return last
+        time.sleep(0.05)
+
+def slow(host, port, cafile, src, hold, header_src, limit):
+    hold, limit = int(hold), float(limit)
+    out = {}
+    began = time.monotonic()
+    # Headers and one byte of a ten-byte body, then nothing.
+    bodies = []
+    for _ in range(hold):
+        s = open_tls(host, port, cafile, src)
+        s.sendall(b"POST /auth/login HTTP/1.1\r\nHost: " + host.encode() +
+                  b"\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{")
+        bodies.append((s, time.monotonic()))
+    # Half a request head, then nothing.
+    h = open_tls(host, port, cafile, header_src)
+    h.sendall(b"GET /healthz HTTP/1.1\r\nHost: " + host.encode() + b"\r\n")
+    header = (h, time.monotonic())
+    out["over_limit"] = probe(host, port, cafile, src, 429, 3)
+    out["bodies"] = [wait_closed(s, t, limit) for s, t in bodies]
+    out["header"] = wait_closed(*header, limit)
+    out["after"] = probe(host, port, cafile, src, 200, 3)
+    out["secs"] = round(time.monotonic() - began, 2)
+    for s, _ in bodies + [header]:
+        s.close()
+    emit(out)
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "burst":
+        host, port, cafile, src, method, path, n = args[:7]
+        burst(host, port, cafile, src, method, path, n, "--xff" in args, "--first" in args)
+    elif cmd == "slow":
+        slow(*args)
+EDGE
+EDGE=(python3 "$T/edge.py")
+edge_burst() { "${EDGE[@]}" burst 127.0.0.1 "$HTTPS_PORT" "$T/tls/cert.pem" "$@"; }
+# R[key]: what the last edge.py run found (`key value` lines).
+declare -A R=()
+edge() {
+  local k v
+  R=()
+  while read -r k v; do R[$k]=$v; done < <("${EDGE[@]}" "$@" || true)
+  for k in "${!R[@]}"; do printf '  %s=%s\n' "$k" "${R[$k]}"; done | sort | paste -sd' ' 
+}
+edge_burst() { edge burst 127.0.0.1 "$HTTPS_PORT" "$T/tls/cert.pem" "$@"; }
+echo "from 127.0.0.2, POST /auth/refresh without a token, up to 200 times:"
+edge_burst 127.0.0.2 POST /auth/refresh 200
+wx_at=${R[wxauth_429.at]:-} nx_at=${R[nginx_429.at]:-}
+check "a burst through nginx: the first 429 is wxauth's (rate_limited, Retry-After ${R[wxauth_429.retry_after]:-none}), request ${wx_at:-none} (at most 30)" \
+  test "${R[wxauth_429.code]:-}" = rate_limited -a "${wx_at:-99}" -le 30 -a \
+  "${nx_at:-999}" -gt "${wx_at:-99}" -a "${R[wxauth_429.retry_after]:-0}" -ge 1
+check "past its limit_req burst nginx answers itself: 429 rate_limited problem+json, Retry-After (request ${nx_at:-none}, ${R[secs]:-?}s in all)" \
+  test "${R[nginx_429.code]:-} ${R[nginx_429.retry_after]:-} ${R[nginx_429.type]:-}" = "rate_limited 1 application/problem+json"
+req --interface 127.0.0.2 "$N/auth/me" -H "Authorization: Bearer $T2"
+check "verify-only routes are not limited: GET /auth/me from that address: 200" test "$STATUS" = 200
+edge_burst 127.0.0.3 POST /auth/refresh 40 --xff --first
+check "a client's own X-Forwarded-For (a new address each request) does not escape wxauth's limit: 429, request ${R[wxauth_429.at]:-none}" \
+  test -n "${R[wxauth_429.at]:-}"
+edge_burst 127.0.0.4 POST /auth/%72efresh 200 --first
+check "a percent-encoded path (/auth/%72efresh) is limited too: 429 from $([ -n "${R[wxauth_429.at]:-}" ] && echo wxauth || echo nginx), request ${R[nginx_429.at]:-}${R[wxauth_429.at]:-}" \
+  test -n "${R[nginx_429.at]:-}${R[wxauth_429.at]:-}"
+
+# --- slow clients and limit_conn -----------------------------------------------------------
+# From 127.0.0.5: NGINX_CONN requests that send their head and one byte of
+# body, then nothing; one more request from there gets nginx's 429; nginx
+# cuts each after client_body_timeout, and never passes them on (it reads
+# the whole body first). From 127.0.0.6: half a request head, cut after
+# client_header_timeout.
+say "slow clients and limit_conn"
+echo "slow clients:"
+edge slow 127.0.0.1 "$HTTPS_PORT" "$T/tls/cert.pem" 127.0.0.5 "$NGINX_CONN" 127.0.0.6 $((NGINX_TIMEOUT * 4))
+check "limit_conn: a request from an address with $NGINX_CONN in progress gets nginx's 429 rate_limited" \
+  test "${R[over_limit.status]:-} ${R[over_limit.code]:-} [${R[over_limit.upstream]:-}]" = "429 rate_limited []"
+# in_window SECONDS: cut about when the timeout says (in hundredths, for test).
+in_window() {
+  local t=${1:-x}
+  [[ $t =~ ^[0-9]+(\.[0-9]+)?$ ]] || return 1
+  t=$(awk -v t="$t" 'BEGIN { printf "%d", t * 100 }')
+  [ "$t" -ge $((NGINX_TIMEOUT * 100 - 50)) ] && [ "$t" -le $((NGINX_TIMEOUT * 100 + 300)) ]
+}
+bodies_cut() {
+  local i
+  for i in $(seq 0 $((NGINX_CONN - 1))); do
+    in_window "${R[bodies.$i.0]:-}" || return 1
+    [ "${R[bodies.$i.1]:-still open}" != "still open" ] || return 1
+  done
+}
+check "$NGINX_CONN slow bodies cut by nginx after client_body_timeout (${NGINX_TIMEOUT}s): ${R[bodies.0.1]:-?} after ${R[bodies.0.0]:-?}s" bodies_cut
+check "a slow request head cut after client_header_timeout (${NGINX_TIMEOUT}s): ${R[header.1]:-?} after ${R[header.0]:-?}s" \
+  in_window "${R[header.0]:-}"
+check "then the address is served again (200)" test "${R[after.status]:-}" = 200
+check "no replica saw the slow bodies (no POST from 127.0.0.5 in their logs)" \
+  not grep -q '127\.0\.0\.5 "POST' "$T/a.log" "$T/b.log"
 
 # --- logs ------------------------------------------------------------------------------
 say "logs"
