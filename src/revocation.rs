@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 /// The largest revocation file read (100,000 entries are about 6 MiB).
 pub const MAX_FILE: u64 = 64 * 1024 * 1024;
@@ -171,9 +170,10 @@ pub fn check_id(id: &str) -> Result<&str, String> {
 pub struct SharedRevocations {
     current: Arc<ArcSwap<Revocations>>,
     file: Option<PathBuf>,
-    /// The file's modification time and size when last read: an unchanged
-    /// file is not parsed again.
-    seen: Arc<std::sync::Mutex<Option<(SystemTime, u64)>>>,
+    /// A digest of the text last parsed: an unchanged file is not parsed
+    /// again. (Not its modification time and size: two writes of one size
+    /// within one tick of the file system's clock look alike.)
+    seen: Arc<std::sync::Mutex<Option<u64>>>,
 }
 
 impl SharedRevocations {
@@ -217,21 +217,23 @@ impl SharedRevocations {
         if metadata.len() > MAX_FILE {
             return Err(format!("{shown}: larger than {MAX_FILE} bytes"));
         }
-        let stamp = (
-            metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-            metadata.len(),
-        );
         let mut seen = self
             .seen
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *seen == Some(stamp) {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{shown}: {e}"))?;
+        let digest = {
+            use std::hash::{Hash as _, Hasher as _};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            text.hash(&mut hasher);
+            hasher.finish()
+        };
+        if *seen == Some(digest) {
             return Ok(false);
         }
-        let text = std::fs::read_to_string(file).map_err(|e| format!("{shown}: {e}"))?;
         let list = Revocations::parse(&text).map_err(|e| format!("{shown}: {e}"))?;
         self.current.store(Arc::new(list));
-        *seen = Some(stamp);
+        *seen = Some(digest);
         Ok(true)
     }
 }
@@ -258,6 +260,18 @@ pub enum Edit {
 /// Returns what it did, for the operator.
 pub fn edit(path: &Path, edit: &Edit) -> Result<String, String> {
     let shown = path.display();
+    // One edit at a time: two `wxauth ban`s at once would each rename their
+    // copy over the other's, and every ban but one would be lost. The lock
+    // is a file of its own, since the list itself is replaced by a rename.
+    let lock = lock_path(path);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|e| format!("cannot open the lock file {}: {e}", lock.display()))?;
+    lock.lock()
+        .map_err(|e| format!("cannot lock {shown} for editing: {e}"))?;
     let old = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -306,6 +320,15 @@ pub fn edit(path: &Path, edit: &Edit) -> Result<String, String> {
     text.push('\n');
     write_atomically(path, &text).map_err(|e| format!("cannot write {shown}: {e}"))?;
     Ok(said)
+}
+
+/// `.NAME.lock` beside the file `path`.
+fn lock_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.lock"))
 }
 
 /// Writes `text` to a temporary file beside `path`, syncs it, and renames it

@@ -117,7 +117,10 @@ impl Edge {
         {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let limit = self.body_limit(req.path());
+        // The path as the router will match it (percent-decoded): the raw
+        // `/auth/%6cogin` routes to /auth/login and must be limited as it.
+        let path = req.match_info().path().to_owned();
+        let limit = self.body_limit(&path);
         let declared = req
             .headers()
             .get(CONTENT_LENGTH)
@@ -126,7 +129,7 @@ impl Edge {
         if declared.is_some_and(|length| length > limit) {
             return Err(ApiError::PayloadTooLarge { limit });
         }
-        if is_rate_limited(req.path())
+        if is_rate_limited(&path)
             && let Some(client) = client
             && let Err(wait) = self.limiter.check(client)
         {

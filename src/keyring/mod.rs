@@ -321,7 +321,8 @@ impl Keyring {
                 })?,
         };
         let signing = Arc::clone(&signing.key);
-        // The next signer: a greater kid that is not active yet.
+        // The next signer: of the greater kids not active yet, the first to
+        // become active (the greater on a tie); it signs from then.
         let next = match pin {
             Some(_) => None,
             None => keys
@@ -329,7 +330,14 @@ impl Keyring {
                 .rev()
                 .take_while(|(kid, _)| kid.as_str() > signing.kid())
                 .filter(|(_, state)| !state.active)
-                .find_map(|(kid, state)| Some((kid.clone(), state.active_from(rule)?))),
+                .filter_map(|(kid, state)| Some((kid.clone(), state.active_from(rule)?)))
+                .reduce(|best, candidate| {
+                    if candidate.1 < best.1 {
+                        candidate
+                    } else {
+                        best
+                    }
+                }),
         };
         let jwks = render_jwks(keys.values().map(|state| state.key.as_ref()));
         Ok(Self {
@@ -410,8 +418,12 @@ fn activate(
         })
         .collect();
     if !keys.values().any(|state| state.active) {
+        // None active (a fresh folder): the first published signs, as it
+        // did on a replica that started when it was the only one; a key
+        // published after it still waits out its delay.
+        let first = keys.values().filter_map(|state| state.published).min();
         for state in keys.values_mut() {
-            state.active = true;
+            state.active = state.published.is_none() || state.published == first;
         }
     }
     keys
@@ -622,15 +634,22 @@ mod tests {
     #[test]
     fn a_fresh_folder_signs_at_once_and_a_pin_promotes_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        write_new_key(dir.path(), "a", KeyAlg::Eddsa).unwrap();
-        write_new_key(dir.path(), "b", KeyAlg::Eddsa).unwrap();
+        let a = write_new_key(dir.path(), "a", KeyAlg::Eddsa).unwrap();
+        let b = write_new_key(dir.path(), "b", KeyAlg::Eddsa).unwrap();
+        set_age(&a, 20);
+        set_age(&b, 10);
         let rule = SigningRule {
             pin: None,
             activation_delay: 600,
         };
         let now = chrono::Utc::now().timestamp();
         let (ring, _) = Keyring::load_with(dir.path(), &rule, now).unwrap();
-        assert_eq!(ring.signing().kid(), "b", "no key active: all are");
+        assert_eq!(
+            ring.signing().kid(),
+            "a",
+            "no key active: the first published signs, as it did when it was alone"
+        );
+        assert_eq!(ring.next_signing().map(|(kid, _)| kid), Some("b"));
 
         set_age(&dir.path().join("a.pem"), 3600);
         write_new_key(dir.path(), "c", KeyAlg::Eddsa).unwrap();

@@ -122,6 +122,30 @@ async fn refresh_check_and_wx_routes_share_the_limit_and_verify_only_routes_are_
 }
 
 #[tokio::test]
+async fn a_percent_encoded_path_is_limited_as_the_route_it_reaches() {
+    let app = spawn_app_with(&[("WXAUTH_CLIENT_RATE", "1")]).await;
+    wechat_accepts_any_code(&app, 5).await;
+
+    for _ in 0..5 {
+        assert_eq!(login_from(&app, None).await.status(), 200);
+    }
+    for path in [
+        "/auth/%6cogin",
+        "/auth/%72efresh",
+        "/%77x/phone",
+        "/auth/%63heck",
+    ] {
+        let request = if path.ends_with("heck") {
+            app.client.get(app.url(path))
+        } else {
+            app.client.post(app.url(path)).json(&json!({"code": "c"}))
+        };
+        let response = request.send().await.unwrap();
+        assert_problem(response, 429, "rate_limited").await;
+    }
+}
+
+#[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
     // The peer (127.0.0.1) is a trusted proxy by default.
     let app = spawn_app_with(&[("WXAUTH_CLIENT_RATE", "1")]).await;
