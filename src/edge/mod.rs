@@ -119,7 +119,7 @@ impl Edge {
         }
         // The path as the router will match it (percent-decoded): the raw
         // `/auth/%6cogin` routes to /auth/login and must be limited as it.
-        let path = req.match_info().path().to_owned();
+        let path = req.match_info().as_str().to_owned();
         let limit = self.body_limit(&path);
         let declared = req
             .headers()
