@@ -314,7 +314,7 @@ async fn another_scheme_or_an_empty_bearer_counts_as_no_token_sent() {
 #[tokio::test]
 async fn a_service_using_guard_from_dir_accepts_a_key_published_after_it_started() {
     use wxauth::guard::Guard;
-    use wxauth::keyring::{KeyAlg, write_new_key};
+    use wxauth::keyring::KeyAlg;
 
     // Arrange: the service loads the folder; then a newer key appears and
     // wxauth signs with it.
@@ -325,7 +325,12 @@ async fn a_service_using_guard_from_dir_accepts_a_key_published_after_it_started
         "from_dir rescans on unknown kids"
     );
     let port = spawn_guarded_service(guard);
-    write_new_key(&app.keys_dir, "20990101T000000Z", KeyAlg::Es256).unwrap();
+    publish_key(
+        &app.keys_dir,
+        "20990101T000000Z",
+        KeyAlg::Es256,
+        START - 600,
+    );
     assert!(app.reloader.rescan("test"));
     let token = app.login().await;
     assert_eq!(decode_parts(&token).0["kid"], "20990101T000000Z");

@@ -2,7 +2,7 @@
 
 use crate::helpers::*;
 use serde_json::json;
-use wxauth::keyring::{KeyAlg, write_new_key};
+use wxauth::keyring::KeyAlg;
 
 async fn metrics(app: &TestApp) -> String {
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
@@ -54,7 +54,12 @@ async fn metrics_count_logins_upstream_calls_verifications_and_keys() {
         .unwrap();
     app.client.get(app.url("/auth/me")).send().await.unwrap();
     app.get_me_with(format!("Bearer {token} extra")).await;
-    write_new_key(&app.keys_dir, "20990101T000000Z", KeyAlg::Es256).unwrap();
+    publish_key(
+        &app.keys_dir,
+        "20990101T000000Z",
+        KeyAlg::Es256,
+        START - 600,
+    );
     app.reloader.rescan("test");
     let text = metrics(&app).await;
 

@@ -1,7 +1,7 @@
 //! POST /auth/refresh: same login, new token; bounded by the session max age.
 
 use crate::helpers::*;
-use wxauth::keyring::{KeyAlg, write_new_key};
+use wxauth::keyring::KeyAlg;
 
 #[tokio::test]
 async fn refresh_renews_exp_and_jti_and_keeps_the_login() {
@@ -36,7 +36,7 @@ async fn refresh_is_signed_and_sealed_by_the_current_signing_key() {
     let keys = key_folder();
     let old_replica = spawn_app_on(wiremock::MockServer::start().await, keys.clone(), &[]).await;
     let token = old_replica.login().await;
-    write_new_key(keys.path(), "20270101T000000Z", KeyAlg::Es256).unwrap();
+    publish_key(keys.path(), "20270101T000000Z", KeyAlg::Es256, START - 600);
     let new_replica = spawn_app_on(wiremock::MockServer::start().await, keys.clone(), &[]).await;
 
     // Act
@@ -126,7 +126,7 @@ async fn a_sealed_session_key_moved_into_another_users_token_does_not_unseal() {
 #[tokio::test]
 async fn a_sealed_session_key_with_a_changed_byte_or_another_kid_does_not_unseal() {
     let keys = key_folder();
-    write_new_key(keys.path(), "20270101T000000Z", KeyAlg::Eddsa).unwrap();
+    publish_key(keys.path(), "20270101T000000Z", KeyAlg::Eddsa, START - 600);
     let app = spawn_app_on(
         wiremock::MockServer::start().await,
         keys,

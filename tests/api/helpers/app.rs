@@ -10,7 +10,7 @@ use tempfile::TempDir;
 use wiremock::MockServer;
 use wxauth::clock::{Clock, ManualClock};
 use wxauth::config::Settings;
-use wxauth::keyring::{KeyAlg, KeyReloader, write_new_key};
+use wxauth::keyring::{KeyAlg, KeyReloader};
 use wxauth::startup::Application;
 
 /// A running app with its fake WeChat, clock and key folder.
@@ -28,9 +28,11 @@ pub struct TestApp {
 }
 
 /// A fresh key folder holding one Ed25519 key, `FIRST_KID`.
+/// Its key is dated a day before the test clock's START, so it is active
+/// whatever the real date (file times are real, the clock is not).
 pub fn key_folder() -> Arc<TempDir> {
     let dir = tempfile::tempdir().expect("tempdir");
-    write_new_key(dir.path(), FIRST_KID, KeyAlg::Eddsa).expect("keygen");
+    super::publish_key(dir.path(), FIRST_KID, KeyAlg::Eddsa, START - 86_400);
     Arc::new(dir)
 }
 
