@@ -20,12 +20,18 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 # --- builder -------------------------------------------------------------------
 FROM ${RUST_IMAGE} AS builder
 WORKDIR /build
+# make: tikv-jemalloc-sys builds jemalloc (the allocator, see src/main.rs).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make \
+ && rm -rf /var/lib/apt/lists/*
 
 # 1. Dependencies only: the manifest with stub targets (the lib, the binary,
 #    and the bench Cargo.toml declares), so this layer stays cached until
 #    Cargo.toml or Cargo.lock change. Examples and tests are discovered, not
 #    declared, and need no stub.
 COPY Cargo.toml Cargo.lock ./
+# jemalloc's compiled-in settings.
+COPY .cargo ./.cargo
 RUN mkdir -p src benches \
  && echo 'fn main() {}' > src/main.rs \
  && touch src/lib.rs \
