@@ -1137,32 +1137,16 @@ async fn simulated_data_of_one_app_is_refused_by_another_apps_token() {
 
 #[tokio::test]
 async fn the_simulators_phone_code_is_wechats_alone() {
-    let app = spawn_simulator().await;
+    let app = &spawn_simulator().await;
+    let ask = |path: &'static str, appid: &'static str| async move {
+        app.post_json(path, &json!({"user": "alice", "appid": appid}))
+            .await
+    };
 
-    let qq = app
-        .post_json(
-            "/sim/phone-code",
-            &json!({"user": "alice", "appid": "1109999999"}),
-        )
-        .await;
-    let douyin = app
-        .post_json(
-            "/sim/phone-code",
-            &json!({"user": "alice", "appid": "ttsimulator0000000"}),
-        )
-        .await;
-    let wechat = app
-        .post_json(
-            "/sim/phone-code",
-            &json!({"user": "alice", "appid": "wxsimulator0000000"}),
-        )
-        .await;
-    let unknown = app
-        .post_json(
-            "/sim/login",
-            &json!({"user": "alice", "appid": "wx9999999999999999"}),
-        )
-        .await;
+    let qq = ask("/sim/phone-code", "1109999999").await;
+    let douyin = ask("/sim/phone-code", "ttsimulator0000000").await;
+    let wechat = ask("/sim/phone-code", "wxsimulator0000000").await;
+    let unknown = ask("/sim/login", "wx9999999999999999").await;
 
     assert_problem(qq, 400, "unsupported_platform").await;
     assert_problem(douyin, 400, "unsupported_platform").await;
