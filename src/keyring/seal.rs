@@ -13,6 +13,7 @@ use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use sha2::Sha256;
+use zeroize::Zeroizing;
 
 /// The HKDF `info` label: fixed, so the same file always gives the same key,
 /// and versioned, so a future format derives a different one.
@@ -39,10 +40,12 @@ pub struct SealingKey(XChaCha20Poly1305);
 impl SealingKey {
     /// Derives the sealing key from the key file's PKCS#8 DER bytes.
     pub fn derive(ikm: &[u8]) -> Self {
-        let mut okm = [0u8; 32];
+        // The derived bytes are wiped when dropped; the cipher keeps its own
+        // copy for as long as the key generation is loaded.
+        let mut okm = Zeroizing::new([0u8; 32]);
         // Expanding 32 bytes from SHA-256 cannot fail (the limit is 255 * 32).
-        let _ = Hkdf::<Sha256>::new(None, ikm).expand(HKDF_INFO, &mut okm);
-        Self(XChaCha20Poly1305::new(&okm.into()))
+        let _ = Hkdf::<Sha256>::new(None, ikm).expand(HKDF_INFO, okm.as_mut_slice());
+        Self(XChaCha20Poly1305::new(&(*okm).into()))
     }
 
     /// Seals `session_key` for the user `openid` in tokens of key `kid`.
@@ -52,9 +55,11 @@ impl SealingKey {
         kid: &str,
         session_key: &SessionKey,
     ) -> Result<String, SealError> {
-        let raw = STANDARD
-            .decode(session_key.expose())
-            .map_err(|_| SealError::Open)?;
+        let raw = Zeroizing::new(
+            STANDARD
+                .decode(session_key.expose())
+                .map_err(|_| SealError::Open)?,
+        );
         let nonce = XNonce::try_generate().map_err(|_| SealError::Random)?;
         let aad = associated_data(openid, kid);
         let sealed = self
@@ -87,17 +92,18 @@ impl SealingKey {
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
         let nonce = XNonce::try_from(nonce).map_err(|_| SealError::Open)?;
         let aad = associated_data(openid, kid);
-        let raw = self
-            .0
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: ciphertext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| SealError::Open)?;
-        SessionKey::parse(&STANDARD.encode(raw)).map_err(|_| SealError::Open)
+        let raw = Zeroizing::new(
+            self.0
+                .decrypt(
+                    &nonce,
+                    Payload {
+                        msg: ciphertext,
+                        aad: &aad,
+                    },
+                )
+                .map_err(|_| SealError::Open)?,
+        );
+        SessionKey::parse(&STANDARD.encode(raw.as_slice())).map_err(|_| SealError::Open)
     }
 }
 
