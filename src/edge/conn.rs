@@ -31,8 +31,15 @@ use tokio::time::{Sleep, sleep};
 
 /// Requests decoded ahead that the app has not started, at most.
 const AHEAD: u64 = 2;
-/// A head longer than this is actix's to refuse (431): its own limit.
-const MAX_HEAD: usize = 128 * 1024;
+/// The longest request head accepted (actix's own limit is 128 KiB; ours are
+/// under 2 KiB, a token at most 4 KiB). Past it the connection gets a 431
+/// and is closed: a partial head is held here, so this bounds what a slow
+/// client can make the server keep for it.
+const MAX_HEAD: usize = 16 * 1024;
+/// What a client whose head passes [`MAX_HEAD`] is told before the close.
+const HEAD_TOO_LARGE: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\n\
+content-type: application/problem+json\r\nconnection: close\r\ncontent-length: 148\r\n\r\n\
+{\"type\":\"tag:wxauth,2026:problem:invalid_request\",\"title\":\"Invalid request\",\"status\":431,\"detail\":\"request head too large\",\"code\":\"invalid_request\"}";
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 4096;
 
@@ -107,14 +114,16 @@ impl EdgeIo {
     /// Frames what was received, clearing it for actix, until the client is
     /// [`AHEAD`] requests ahead of the app (then Pending until the app starts
     /// one) or the bytes run out.
-    fn frame(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        while !self.passthrough && !self.shadow.is_empty() {
+    fn frame(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // In a body, decode even with nothing buffered: a Content-Length body
+        // reports its end only on the call after its last byte.
+        while !self.passthrough && (self.in_body || !self.shadow.is_empty()) {
             if !self.in_body && self.heads >= self.shared.started.get().saturating_add(AHEAD) {
                 // Held back by us, not slow: the deadline waits too.
                 self.request_deadline = None;
                 self.shared.waker.set(Some(cx.waker().clone()));
                 return if self.cleared > 0 {
-                    Poll::Ready(())
+                    Poll::Ready(Ok(()))
                 } else {
                     Poll::Pending
                 };
@@ -138,7 +147,13 @@ impl EdgeIo {
                 Ok(None) if before != self.shadow.len() => {}
                 Ok(None) => {
                     if !self.in_body && self.shadow.len() > MAX_HEAD {
-                        self.passthrough = true;
+                        // Best effort: the socket takes these bytes at once
+                        // or the client does not get them.
+                        let _ = self.io.try_write(HEAD_TOO_LARGE);
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "request head too large",
+                        )));
                     }
                     break;
                 }
@@ -147,9 +162,13 @@ impl EdgeIo {
         }
         if self.passthrough {
             self.cleared = self.out.len();
-            self.shadow.clear();
+            self.shadow = BytesMut::new();
         }
-        Poll::Ready(())
+        // Give back what a large request grew once it is all handed over.
+        if self.shadow.is_empty() && self.shadow.capacity() > READ_CHUNK * 4 {
+            self.shadow = BytesMut::new();
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -166,10 +185,15 @@ impl AsyncRead for EdgeIo {
                 buf.put_slice(this.out.get(..n).unwrap_or_default());
                 this.out.advance(n);
                 this.cleared -= n;
+                if this.out.is_empty() && this.out.capacity() > READ_CHUNK * 4 {
+                    this.out = BytesMut::new();
+                }
                 return Poll::Ready(Ok(()));
             }
-            if this.frame(cx).is_pending() {
-                return Poll::Pending;
+            match this.frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {}
             }
             if this.cleared > 0 {
                 continue;

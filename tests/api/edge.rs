@@ -311,3 +311,28 @@ async fn a_refresh_with_an_extreme_auth_time_is_refused_not_overflowed() {
     let response = app.refresh(&forge(&key, &header, &claims(i64::MAX))).await;
     assert_problem(response, 401, "invalid_token").await;
 }
+
+#[tokio::test]
+async fn a_login_slower_than_the_client_timeout_is_answered() {
+    use wiremock::Mock;
+    use wiremock::matchers::{method, path};
+    // The request arrived whole at once; the platform takes longer than the
+    // client timeout. Only the client's own slowness may cut a connection.
+    let app = spawn_app_with(&[("WXAUTH_CLIENT_TIMEOUT", "1")]).await;
+    Mock::given(method("GET"))
+        .and(path("/sns/jscode2session"))
+        .respond_with(
+            wechat_says(session_answer(OPENID, SESSION_KEY, None))
+                .set_delay(Duration::from_millis(1500)),
+        )
+        .expect(1)
+        .mount(&app.wechat)
+        .await;
+
+    // A Content-Length body, as every client sends a login.
+    let response = login_from(&app, None).await;
+
+    assert_eq!(response.status(), 200);
+    // And the connection is still good for the next request.
+    assert_eq!(app.get_me(&app.guard_only_token()).await.status(), 200);
+}
