@@ -127,10 +127,14 @@ pub fn parse(
     };
     // Help shows the variables, so it is rendered from the command that
     // still knows them.
-    if args
+    // Only as a flag, or as the subcommand position (`wxauth help`): an id
+    // or a value that reads "help" is not a request for help.
+    let asks_help = args
         .iter()
-        .any(|arg| matches!(arg.as_str(), "-h" | "--help" | "help"))
-    {
+        .skip(1)
+        .any(|arg| matches!(arg.as_str(), "-h" | "--help"))
+        || args.get(1).is_some_and(|arg| arg == "help");
+    if asks_help {
         return Err(EnvError::Usage(
             command
                 .try_get_matches_from(&args)
@@ -374,14 +378,24 @@ fn inspect(token: &str, settings: &Settings) -> Result<i32, String> {
 }
 
 fn revoke(id: String, at: Option<&str>, revocations: &RevocationsFile) -> Result<i32, String> {
+    let now = chrono::Utc::now().timestamp();
     let at = match at {
         Some(text) => chrono::DateTime::parse_from_rfc3339(text)
             .map_err(|_| {
                 format!("--at {text:?} is not an RFC 3339 time such as 2026-11-22T10:00:00Z")
             })?
             .timestamp(),
-        None => chrono::Utc::now().timestamp(),
+        None => now,
     };
+    // A revoke in the future refuses every login until then (each gets a
+    // token refused at once): almost always a mistake for `ban`. Said, and
+    // done as asked (a test clock, a planned cut-off).
+    if at > now {
+        eprintln!(
+            "warning: --at is in the future: until then this user's new logins get tokens that are \
+             refused at once; to refuse a user until further notice, `wxauth ban {id}`"
+        );
+    }
     edit_revocations(revocations, &Edit::Revoke { id, at })
 }
 

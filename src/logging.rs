@@ -173,12 +173,13 @@ pub fn access<B>(response: &actix_web::dev::ServiceResponse<B>, took: std::time:
         .or_else(|| request.peer_addr().map(|peer| peer.ip().to_string()))
         .unwrap_or_else(|| "-".to_owned());
     let method = request.method().as_str();
-    let path = request.path();
+    // A quote in the path would end the text line's quoted field early.
+    let path = request.path().replace('"', "%22");
     let status = response.status().as_u16();
     let duration_ms = u64::try_from(took.as_micros()).unwrap_or(u64::MAX) as f64 / 1000.0;
     log::info!(
         target: ACCESS_TARGET,
-        method = method, path = path, status = status, duration_ms = duration_ms, client = client.as_str();
+        method = method, path = path.as_str(), status = status, duration_ms = duration_ms, client = client.as_str();
         "{client} \"{method} {path}\" {status} {duration_ms:.3}ms"
     );
 }

@@ -23,7 +23,7 @@ pub use rate::{BURST_FACTOR, ClientLimiter, retry_after_secs};
 use crate::error::ApiError;
 use actix_web::HttpMessage as _;
 use actix_web::dev::{Payload, ServiceRequest};
-use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
+use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -90,11 +90,18 @@ impl Edge {
     /// The client behind `req`.
     pub fn client(&self, req: &ServiceRequest) -> Option<IpAddr> {
         let peer = req.peer_addr()?.ip();
-        let forwarded = req
+        // Lossy, not `to_str`: a client's own non-ASCII bytes in the line a
+        // proxy appends to must not make the whole line (and the address the
+        // proxy added) disappear.
+        let forwarded: Vec<String> = req
             .headers()
             .get_all("x-forwarded-for")
-            .filter_map(|value| value.to_str().ok());
-        Some(self.trusted.client(peer, forwarded))
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+            .collect();
+        Some(
+            self.trusted
+                .client(peer, forwarded.iter().map(String::as_str)),
+        )
     }
 
     /// Checks a request before anything reads it: refuses a compressed body
@@ -109,11 +116,18 @@ impl Edge {
         if let Some(client) = client {
             req.extensions_mut().insert(ClientAddr(client));
         }
-        // RFC 9110 section 8.4: `identity` is no encoding at all.
-        if req
-            .headers()
-            .get_all(CONTENT_ENCODING)
-            .any(|value| !value.as_bytes().eq_ignore_ascii_case(b"identity"))
+        // RFC 9110 section 8.4: `identity` is no encoding at all; and only a
+        // request that has a body has a body to refuse.
+        let has_body = req.headers().contains_key(TRANSFER_ENCODING)
+            || req
+                .headers()
+                .get(CONTENT_LENGTH)
+                .is_some_and(|length| length.as_bytes() != b"0");
+        if has_body
+            && req
+                .headers()
+                .get_all(CONTENT_ENCODING)
+                .any(|value| !value.as_bytes().eq_ignore_ascii_case(b"identity"))
         {
             return Err(ApiError::UnsupportedMediaType);
         }

@@ -421,9 +421,17 @@ fn activate(
         // None active (a fresh folder): the first published signs, as it
         // did on a replica that started when it was the only one; a key
         // published after it still waits out its delay.
-        let first = keys.values().filter_map(|state| state.published).min();
-        for state in keys.values_mut() {
-            state.active = state.published.is_none() || state.published == first;
+        // On a tie (a Kubernetes Secret update re-dates every file), the
+        // least kid: the oldest generation, never a new key early.
+        let first = keys
+            .iter()
+            .filter_map(|(kid, state)| state.published.map(|at| (at, kid.clone())))
+            .min();
+        for (kid, state) in keys.iter_mut() {
+            state.active = state.published.is_none()
+                || first
+                    .as_ref()
+                    .is_some_and(|(at, least)| state.published == Some(*at) && least == kid);
         }
     }
     keys

@@ -65,7 +65,7 @@ impl AppClient {
             "getuserphonenumber",
             answer.errcode,
             answer.errmsg.as_deref(),
-            &[code],
+            &[code, self.secret()],
         )?;
         let info = answer
             .phone_info
@@ -123,7 +123,7 @@ impl AppClient {
             "checksession",
             answer.errcode,
             answer.errmsg.as_deref(),
-            &[&signature],
+            &[&signature, self.secret()],
         )?;
         Ok(true)
     }

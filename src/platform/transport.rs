@@ -48,6 +48,10 @@ impl Transport {
             .connect_timeout(timeout)
             .timeout(timeout)
             .user_agent(concat!("wxauth/", env!("CARGO_PKG_VERSION")))
+            // The platforms answer in place; a redirect would re-send a body
+            // that carries the app secret (stable_token, Douyin's exchange)
+            // to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {
             http,

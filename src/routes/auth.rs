@@ -97,7 +97,8 @@ pub fn count_login<B: MessageBody>(
 
 /// Whether `request` is a login, whose answer [`count_login`] counts.
 pub fn is_login(request: &ServiceRequest) -> bool {
-    request.path() == "/auth/login"
+    // The path the router matches (percent-decoded), as the edge does.
+    request.match_info().as_str() == "/auth/login"
 }
 
 #[derive(Serialize)]

@@ -132,14 +132,19 @@ async fn a_fresh_folder_signs_at_once() {
 }
 
 #[tokio::test]
-async fn a_fresh_folder_of_keys_published_together_signs_with_the_greatest() {
+async fn keys_published_at_the_same_moment_with_none_active_sign_with_the_least_kid() {
+    // As after a Kubernetes Secret update re-dates every file: a replica
+    // started then must not jump to the newest key (services may not have
+    // it yet), whatever the others do; the least kid is the oldest
+    // generation.
     let keys = Arc::new(tempfile::tempdir().unwrap());
     publish_key(keys.path(), FIRST_KID, KeyAlg::Eddsa, START - 1);
     publish_key(keys.path(), NEW_KID, KeyAlg::Es256, START - 1);
 
     let app = replica(&keys, &[]).await;
 
-    assert_eq!(signs(&app, "code-1").await, NEW_KID);
+    assert_eq!(signs(&app, "code-1").await, FIRST_KID);
+    assert_eq!(app.readyz().await["next_signing"]["kid"], NEW_KID);
 }
 
 #[tokio::test]

@@ -71,7 +71,9 @@ fn keys_lists_kid_alg_role_and_file() {
         );
     }
 
-    let (code, stdout, _) = run_wxauth(dir.path(), &[], &["keys"]);
+    // Every key active at once: the greatest kid signs.
+    let at_once = [("WXAUTH_KEY_ACTIVATION_DELAY", "0")];
+    let (code, stdout, _) = run_wxauth(dir.path(), &at_once, &["keys"]);
     let (_, pinned, _) = run_wxauth(dir.path(), &[("WXAUTH_SIGNING_KID", "a1")], &["keys"]);
 
     assert_eq!(code, 0);
@@ -212,4 +214,28 @@ fn keys_shows_a_new_key_waiting_out_its_activation_delay() {
     assert!(line_of(&stdout, "b2").contains("from 20"), "{stdout}");
     assert!(stdout.contains("next: b2 signs from 20"), "{stdout}");
     assert!(line_of(&at_once, "b2").contains("signing"), "{at_once}");
+}
+
+#[test]
+fn an_id_that_reads_help_is_an_id_and_a_revoke_in_the_future_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("WXAUTH_REVOCATIONS_FILE", "revocations")];
+
+    let (code, stdout, _) = run_wxauth(dir.path(), &env, &["ban", "help"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("banned help"), "{stdout}");
+
+    let (code, _, stderr) = run_wxauth(
+        dir.path(),
+        &env,
+        &["revoke", "oA", "--at", "2099-01-01T00:00:00Z"],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        stderr.contains("warning: --at is in the future"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("wxauth ban oA"), "{stderr}");
+    let text = std::fs::read_to_string(dir.path().join("revocations")).unwrap();
+    assert!(text.contains("revoke oA 2099-01-01T00:00:00Z"), "{text}");
 }

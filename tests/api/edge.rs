@@ -336,3 +336,62 @@ async fn a_login_slower_than_the_client_timeout_is_answered() {
     // And the connection is still good for the next request.
     assert_eq!(app.get_me(&app.guard_only_token()).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_percent_encoded_login_is_counted_as_a_login() {
+    let app = spawn_app().await;
+    wechat_accepts_any_code(&app, 1).await;
+
+    let response = app
+        .client
+        .post(app.url("/auth/%6cogin"))
+        .json(&json!({"code": "any-code"}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(r#"wxauth_logins_total{app="wx1234567890abcdef",outcome="ok"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_clients_own_garbage_in_x_forwarded_for_does_not_hide_the_address_the_proxy_added() {
+    // An appending proxy (127.0.0.1, trusted) wrote the client's garbage and
+    // then the client's real address on one line.
+    let app = spawn_app_with(&[("WXAUTH_CLIENT_RATE", "1")]).await;
+    wechat_accepts_any_code(&app, 6).await;
+    let line = reqwest::header::HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.9").unwrap();
+    let from_client = || {
+        app.client
+            .post(app.url("/auth/login"))
+            .header("x-forwarded-for", line.clone())
+            .json(&json!({"code": "any-code"}))
+            .send()
+    };
+
+    for _ in 0..5 {
+        assert_eq!(from_client().await.unwrap().status(), 200);
+    }
+    assert_eq!(from_client().await.unwrap().status(), 429);
+    // The proxy's own address has its own allowance: it was not the client.
+    assert_eq!(login_from(&app, None).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_content_encoding_on_a_request_without_a_body_is_no_reason_to_refuse() {
+    let app = spawn_app().await;
+
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("content-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+}

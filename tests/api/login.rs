@@ -263,3 +263,29 @@ async fn login_with_a_code_longer_than_128_characters_is_invalid_request() {
 
     assert_problem(response, 400, "invalid_request").await;
 }
+
+#[tokio::test]
+async fn a_redirect_from_the_platform_is_not_followed() {
+    // A redirect would re-send the request (and a body holding the app
+    // secret, on the POST APIs) to wherever it points.
+    use wiremock::matchers::{method, path};
+    let app = spawn_app().await;
+    wiremock::Mock::given(method("GET"))
+        .and(path("/sns/jscode2session"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/elsewhere", app.wechat.uri())),
+        )
+        .expect(1)
+        .mount(&app.wechat)
+        .await;
+    wiremock::Mock::given(path("/elsewhere"))
+        .respond_with(wechat_says(session_answer(OPENID, SESSION_KEY, None)))
+        .expect(0)
+        .mount(&app.wechat)
+        .await;
+
+    let response = app.post_login(serde_json::json!({"code": "c"})).await;
+
+    assert_problem(response, 502, "upstream_error").await;
+}
