@@ -18,6 +18,7 @@ pub mod config;
 pub mod domain;
 pub mod edge;
 pub mod error;
+pub mod fs;
 pub mod guard;
 pub mod http;
 pub mod keyring;

@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 /// The largest revocation file read (100,000 entries are about 6 MiB).
 pub const MAX_FILE: u64 = 64 * 1024 * 1024;
+/// How long one read of the file may take (a hung network folder).
+const READ_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The longest id accepted (openids and unionids are 28 characters).
 const MAX_ID_LEN: usize = 128;
 
@@ -210,24 +212,21 @@ impl SharedRevocations {
             return Ok(false);
         };
         let shown = file.display();
-        let metadata = std::fs::metadata(file).map_err(|e| format!("{shown}: {e}"))?;
-        if !metadata.is_file() {
-            return Err(format!("{shown}: not a regular file"));
-        }
-        if metadata.len() > MAX_FILE {
-            return Err(format!("{shown}: larger than {MAX_FILE} bytes"));
-        }
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let text = std::fs::read_to_string(file).map_err(|e| format!("{shown}: {e}"))?;
+        // Read as key files are (a regular file, bounded in size and time),
+        // before taking the lock, so a stuck read holds nothing.
+        let read = crate::fs::read_bounded(file, MAX_FILE, READ_WAIT)
+            .map_err(|e| format!("{shown}: {e}"))?;
+        let text = String::from_utf8(read.bytes).map_err(|_| format!("{shown}: not UTF-8"))?;
         let digest = {
             use std::hash::{Hash as _, Hasher as _};
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
             text.hash(&mut hasher);
             hasher.finish()
         };
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if *seen == Some(digest) {
             return Ok(false);
         }
@@ -418,6 +417,27 @@ mod tests {
         assert!(shared.load_current().is_banned("oB"));
         std::fs::remove_file(&path).unwrap();
         assert!(shared.reload().is_err());
+        assert!(shared.load_current().is_banned("oB"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_in_place_of_the_file_is_refused_at_once_and_keeps_the_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("revocations");
+        std::fs::write(&path, "ban oB\n").unwrap();
+        let shared = SharedRevocations::load(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let started = std::time::Instant::now();
+        assert!(shared.reload().unwrap_err().contains("not a regular file"));
+        assert!(started.elapsed() < READ_WAIT);
         assert!(shared.load_current().is_banned("oB"));
     }
 

@@ -9,8 +9,9 @@
 use super::generate::generate_pem;
 use super::key::{KeyAlg, KeyError, KeyGeneration};
 use super::{BrokenKeyFile, FileError, KeyringError};
+use crate::fs::{FileRead, ReadError};
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,22 +58,20 @@ pub(super) fn scan(dir: &Path) -> Result<Scan, KeyringError> {
     };
     let mut keys = BTreeMap::new();
     let mut broken = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
+    let entries = match crate::fs::list_bounded(dir, READ_WAIT) {
         // A folder that does not exist holds no keys; say so, naming keygen.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Scan {
                 keys,
                 broken,
                 pin: Ok(None),
             });
         }
-        other => other.map_err(io_error)?,
+        Err(ReadError::Io(e)) => return Err(io_error(e)),
+        Err(other) => return Err(io_error(std::io::Error::other(other.to_string()))),
+        Ok(entries) => entries,
     };
-    for entry in entries {
-        let entry = entry.map_err(io_error)?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
+    for (path, name) in entries {
         if name.starts_with('.') || name == "README.md" || name == PIN_FILE {
             continue;
         }
@@ -115,78 +114,10 @@ pub(super) fn scan(dir: &Path) -> Result<Scan, KeyringError> {
     Ok(Scan { keys, broken, pin })
 }
 
-/// A file read under the folder's rules.
-struct FileRead {
-    bytes: Vec<u8>,
-    /// Modification time, seconds since the epoch.
-    modified: Option<i64>,
-    /// Readable by group or others.
-    shared: bool,
-}
-
-/// Reads `path` if it is a regular file (after symlinks) of at most `max`
-/// bytes, giving up after [`READ_WAIT`]: the read runs on a thread of its
-/// own, so a FIFO, a device or a hung network folder costs that thread, not
-/// the rescan.
+/// Reads `path` under the folder's rules (see [`crate::fs`]).
 fn read_file(path: &Path, max: u64) -> Result<FileRead, KeyError> {
-    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-    let owned = path.to_owned();
-    std::thread::Builder::new()
-        .name("wxauth-key-read".into())
-        .spawn(move || {
-            let _ = sender.send(read_file_now(&owned, max));
-        })
-        .map_err(KeyError::Io)?;
-    receiver
-        .recv_timeout(READ_WAIT)
-        .map_err(|_| KeyError::Slow(READ_WAIT))?
+    crate::fs::read_bounded(path, max, READ_WAIT).map_err(KeyError::from)
 }
-
-fn read_file_now(path: &Path, max: u64) -> Result<FileRead, KeyError> {
-    let metadata = std::fs::metadata(path)?;
-    if !metadata.is_file() {
-        return Err(KeyError::NotAFile);
-    }
-    if metadata.len() > max {
-        return Err(KeyError::TooLarge(max));
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    // Non-blocking: a FIFO swapped in after the check above must not block
-    // the open.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, NONBLOCK);
-    let file = options.open(path)?;
-    let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Err(KeyError::NotAFile);
-    }
-    let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(KeyError::TooLarge(max));
-    }
-    let modified = metadata
-        .modified()
-        .ok()
-        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|age| i64::try_from(age.as_secs()).ok());
-    #[cfg(unix)]
-    let shared = std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o077 != 0;
-    #[cfg(not(unix))]
-    let shared = false;
-    Ok(FileRead {
-        bytes,
-        modified,
-        shared,
-    })
-}
-
-/// `O_NONBLOCK` (Linux, and the BSDs' value differs; only used on open).
-#[cfg(all(unix, any(target_os = "linux", target_os = "android")))]
-const NONBLOCK: i32 = 0o4000;
-#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
-const NONBLOCK: i32 = 0x0004;
 
 /// Writes a new key of `alg` as `dir/<kid>.pem`, readable by its owner only
 /// (mode 0600), creating `dir` if needed. Refuses to overwrite a file.

@@ -67,6 +67,17 @@ impl std::str::FromStr for KeyAlg {
     }
 }
 
+impl From<crate::fs::ReadError> for KeyError {
+    fn from(error: crate::fs::ReadError) -> Self {
+        match error {
+            crate::fs::ReadError::Io(e) => Self::Io(e),
+            crate::fs::ReadError::NotAFile => Self::NotAFile,
+            crate::fs::ReadError::TooLarge(max) => Self::TooLarge(max),
+            crate::fs::ReadError::Slow(wait) => Self::Slow(wait),
+        }
+    }
+}
+
 impl fmt::Display for KeyAlg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.jose_name())
