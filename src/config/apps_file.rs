@@ -7,13 +7,14 @@ use super::{ConfigError, parse_appid, parse_base_url};
 use crate::platform::{AppConfig, Platform};
 use secrecy::SecretString;
 use serde::Deserialize;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// The variable that names the file, for errors.
 const VARIABLE: &str = "WXAUTH_APPS_FILE";
 /// The largest apps file read.
 const MAX_APPS_FILE: u64 = 1024 * 1024;
+/// How long one read may take (a hung network folder).
+const READ_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The largest secret file read.
 const MAX_SECRET_FILE: u64 = 4 * 1024;
 
@@ -153,20 +154,14 @@ pub fn read_apps_file(
     Ok(apps)
 }
 
-/// Reads a regular file of at most `max` bytes.
+/// Reads a regular file of at most `max` bytes, as every file of an
+/// operator's folder is read (see [`crate::fs`]).
 fn read_small_file(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let metadata = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if !metadata.is_file() {
-        return Err("not a regular file".into());
+    match crate::fs::read_bounded(path, max, READ_WAIT) {
+        Ok(file) => Ok(file.bytes),
+        Err(crate::fs::ReadError::Io(e)) => Err(e.to_string()),
+        Err(other) => Err(other.to_string()),
     }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(max + 1).read_to_end(&mut bytes))
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > max {
-        return Err(format!("larger than {max} bytes"));
-    }
-    Ok(bytes)
 }
 
 #[cfg(test)]
