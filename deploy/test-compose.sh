@@ -29,27 +29,14 @@ LIMIT=${TEST_COMPOSE_TIMEOUT:-180}
 PROJECT=wxauth-compose-test-$$
 CURL=(curl -s --max-time 5)
 
-PASSED=0
-FAILED=0
 T=""
 UP=0
 WATCHDOG=""
 
 say() { printf '\n== %s\n' "$*"; }
-ok() { PASSED=$((PASSED + 1)); printf 'ok    %s\n' "$*"; }
-bad() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
-check() {
-  local desc=$1
-  shift
-  if "$@"; then ok "$desc"; else bad "$desc"; fi
-}
-summary() { printf '%d passed, %d failed\n' "$PASSED" "$FAILED"; }
-die() {
-  bad "$*"
-  show_logs
-  summary
-  exit 1
-}
+# Counted checks, the watchdog and small helpers, shared with the other
+# deploy suites.
+. "$HERE/testlib.sh"
 # container SERVICE: the name of the service's container.
 container() {
   podman ps -a --filter "label=com.docker.compose.project=$PROJECT" \
@@ -147,30 +134,7 @@ python3 -m venv "$T/venv"
 "$T/venv/bin/podman-compose" --version 2>/dev/null | head -n1
 
 # The clock starts now (installs and builds above are not bounded here).
-( trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-  sleep "$LIMIT" & sp=$!
-  wait "$sp"
-  kill -TERM $$ 2>/dev/null ) &
-WATCHDOG=$!
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_for() {
-  local until=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$until" ] || return 1
-    sleep 0.5
-  done
-}
-json() {
-  python3 -c 'import sys,json
-try: v=json.load(open(sys.argv[1])).get(sys.argv[2])
-except Exception: v=None
-print("" if v is None else v)' "$1" "$2"
-}
-req() { STATUS=$("${CURL[@]}" -o "$T/body" -w '%{http_code}' "$@") || STATUS=000; }
+start_watchdog "$LIMIT"
 
 # --- up ----------------------------------------------------------------------------
 say "podman-compose up"

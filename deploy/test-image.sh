@@ -46,28 +46,15 @@ BUILD_ONLY=0
 CURL=(curl -s --max-time 5)
 UID_IN_IMAGE=65532
 
-PASSED=0
-FAILED=0
 T=""
 CONTAINERS=()   # names, removed by cleanup
 FAKE_PID=""
 WATCHDOG=""
 
 say() { printf '\n== %s\n' "$*"; }
-ok() { PASSED=$((PASSED + 1)); printf 'ok    %s\n' "$*"; }
-bad() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
-check() {
-  local desc=$1
-  shift
-  if "$@"; then ok "$desc"; else bad "$desc"; fi
-}
-summary() { printf '%d passed, %d failed\n' "$PASSED" "$FAILED"; }
-die() {
-  bad "$*"
-  show_logs
-  summary
-  exit 1
-}
+# Counted checks, the watchdog and small helpers, shared with the other
+# deploy suites.
+. "$HERE/testlib.sh"
 show_logs() {
   local c
   for c in "${CONTAINERS[@]}"; do
@@ -248,32 +235,8 @@ fi
 [ "$BUILD_ONLY" = 1 ] && exit 0
 
 # The clock starts now (installs and the build above are not bounded here).
-( trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-  sleep "$LIMIT" & sp=$!
-  wait "$sp"
-  kill -TERM $$ 2>/dev/null ) &
-WATCHDOG=$!
+start_watchdog "$LIMIT"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_for() {
-  local until=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$until" ] || return 1
-    sleep 0.2
-  done
-}
-# json FILE FIELD: a top-level field of a JSON document ("" when absent).
-json() {
-  python3 -c 'import sys,json
-try: v=json.load(open(sys.argv[1])).get(sys.argv[2])
-except Exception: v=None
-print("" if v is None else v)' "$1" "$2"
-}
-# req ARGS...: one curl; sets STATUS, the body in $T/body.
-req() { STATUS=$("${CURL[@]}" -o "$T/body" -w '%{http_code}' "$@") || STATUS=000; }
 not() { ! "$@"; }
 NAME_PREFIX=wxauth-test-$$
 # run NAME ARGS...: a detached container, removed by cleanup.

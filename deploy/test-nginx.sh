@@ -27,8 +27,6 @@ CONF_SRC=$HERE/nginx/wxauth.conf
 LIMIT=${TEST_NGINX_TIMEOUT:-100}
 CURL=(curl -s --max-time 5)
 
-PASSED=0
-FAILED=0
 START=$SECONDS
 T=""
 SERVERS=()     # the replicas, stopped by cleanup
@@ -38,22 +36,9 @@ URL_a="" URL_b="" PID_a="" PID_b=""   # set by start_replica
 WATCHDOG=""
 
 say() { printf '\n== %s (at %ds)\n' "$*" "$((SECONDS - START))"; }
-ok() { PASSED=$((PASSED + 1)); printf 'ok    %s\n' "$*"; }
-bad() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
-# check DESCRIPTION COMMAND...: one counted check.
-check() {
-  local desc=$1
-  shift
-  if "$@"; then ok "$desc"; else bad "$desc"; fi
-}
-summary() { printf '%d passed, %d failed\n' "$PASSED" "$FAILED"; }
-# die MESSAGE: a setup step failed; nothing after it can be checked.
-die() {
-  bad "$*"
-  show_logs
-  summary
-  exit 1
-}
+# Counted checks, the watchdog and small helpers, shared with the other
+# deploy suites.
+. "$HERE/testlib.sh"
 show_logs() {
   [ -n "$T" ] && [ -d "$T" ] || return 0
   local f
@@ -104,11 +89,7 @@ fi
 
 # The clock starts now (the install and build above are not bounded here).
 START=$SECONDS
-( trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-  sleep "$LIMIT" & sp=$!
-  wait "$sp"
-  kill -TERM $$ 2>/dev/null ) &
-WATCHDOG=$!
+start_watchdog "$LIMIT"
 
 T=$(mktemp -d /tmp/wxauth-nginx.XXXXXX)
 KEYS=$T/keys
@@ -127,34 +108,11 @@ NGINX_BURST=50   # limit_req burst (wxauth.conf: 100)
 NGINX_CONN=5     # limit_conn per address (wxauth.conf: 100)
 NGINX_TIMEOUT=2  # client_header_timeout, client_body_timeout (wxauth.conf: 10s)
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 # jwt_header TOKEN FIELD: a field of the token's (unverified) header.
 jwt_header() {
   python3 -c 'import sys,json,base64
 h=sys.argv[1].split(".")[0]; h+="="*(-len(h)%4)
 print(json.loads(base64.urlsafe_b64decode(h)).get(sys.argv[2],""))' "$1" "$2"
-}
-# json FILE FIELD: a top-level field of a JSON document ("" when absent).
-json() {
-  python3 -c 'import sys,json
-try: v=json.load(open(sys.argv[1])).get(sys.argv[2])
-except Exception: v=None
-print("" if v is None else (json.dumps(v) if isinstance(v,(dict,list)) else v))' "$1" "$2"
-}
-# req [curl args...]: one request; sets STATUS, the body is in $T/body.
-req() {
-  STATUS=$("${CURL[@]}" -o "$T/body" -w '%{http_code}' "$@") || STATUS=000
-}
-# wait_for SECONDS COMMAND...: poll until COMMAND succeeds.
-wait_for() {
-  local until=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$until" ] || return 1
-    sleep 0.1
-  done
 }
 
 # --- keys: the first key, not pinned (a fresh folder signs at once) -------------
