@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod platform;
 pub mod revocation;
 pub mod routes;
+pub mod server;
 pub mod sessions;
 pub mod sim;
 pub mod startup;

@@ -6,8 +6,7 @@
 use crate::apps::Apps;
 use crate::clock::SharedClock;
 use crate::config::{Mode, SIMULATOR_APPID, SIMULATOR_APPS, SIMULATOR_SECRET, Settings};
-use crate::edge::Edge;
-use crate::edge::EdgeIo;
+use crate::edge::{Connections, Edge};
 use crate::guard::Guard;
 use crate::keyring::{
     self, KeyAlg, KeyReloader, Keyring, KeyringError, SharedKeyring, SigningRule,
@@ -16,12 +15,10 @@ use crate::metrics::Metrics;
 use crate::platform::{AppConfig, Platform, Transport};
 use crate::revocation::SharedRevocations;
 use crate::routes::{self, AppState};
+use crate::server::ServerSettings;
 use crate::sessions::Sessions;
 use crate::sim::Simulator;
 use crate::token::{CACHE_CAPACITY, TokenIssuer, TokenPolicy, TokenVerifier};
-use actix_http::HttpService;
-use actix_http::error::DispatchError;
-use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _, fn_service, map_config};
 use actix_web::dev::{Server, Service as _};
 use actix_web::{App, web};
 use futures_util::future::{Either, ready};
@@ -29,12 +26,7 @@ use secrecy::SecretString;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
-/// How long an idle keep-alive connection stays open (SPEC section 10).
-const KEEP_ALIVE: Duration = Duration::from_secs(5);
-/// How long a connection being closed may linger (HttpServer's default).
-const CLIENT_DISCONNECT: Duration = Duration::from_secs(1);
 /// How often the rate limiter forgets clients whose allowance is full.
 const FORGET_IDLE_CLIENTS: Duration = Duration::from_secs(10);
 
@@ -163,13 +155,10 @@ impl Application {
             limits,
         ));
 
-        // WXAUTH_MAX_CONNECTIONS is per process; actix counts per worker.
-        let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        let per_worker = settings.edge.max_connections.div_ceil(workers).max(1);
+        let workers = ServerSettings::workers();
         let client_timeout = settings.edge.client_timeout();
         let limiter_edge = edge.clone();
         let access_log = crate::logging::access_log_enabled();
-        let connections = edge.clone();
         let app = move || {
             let simulator = simulator.clone();
             let edge = edge.clone();
@@ -219,46 +208,17 @@ impl Application {
                 })
                 .default_service(web::to(routes::not_found))
         };
-        // actix-web's HttpServer, assembled by hand so that every connection
-        // is wrapped by the edge before actix-http reads it (see
-        // crate::edge::EdgeIo); the settings are HttpServer's own.
-        let builder = actix_server::Server::build();
-        let shutdown = builder.graceful_shutdown_signal();
-        let server = builder
-            .workers(workers)
-            .max_concurrent_connections(per_worker)
-            .shutdown_timeout(settings.shutdown_timeout.unsigned_abs())
-            .listen("wxauth", listener, move || {
-                let timeout = connections.client_timeout;
-                let shutdown = shutdown.clone();
-                let app = app()
-                    .into_factory()
-                    .map_err(|error: actix_web::Error| error.error_response());
-                fn_service(move |io: TcpStream| {
-                    let peer = io.peer_addr().ok();
-                    ready(Ok::<_, DispatchError>((EdgeIo::new(io, timeout), peer)))
-                })
-                .and_then(
-                    HttpService::build()
-                        // As HttpServer does: idle keep-alive connections
-                        // close at once on SIGTERM, and a refused body gets
-                        // a second to drain before the close (no RST while
-                        // the client still sends).
-                        .graceful_shutdown_signal(move || {
-                            let shutdown = shutdown.clone();
-                            async move { shutdown.notified().await }
-                        })
-                        .client_disconnect_timeout(CLIENT_DISCONNECT)
-                        .client_request_timeout(client_timeout)
-                        .keep_alive(KEEP_ALIVE)
-                        .local_addr(addr)
-                        .on_connect_ext(|io: &EdgeIo, data| {
-                            data.insert(io.shared());
-                        })
-                        .h1(map_config(app, |_| actix_web::dev::AppConfig::default())),
-                )
-            })?
-            .run();
+        let server = crate::server::serve(
+            listener,
+            app,
+            Arc::new(Connections::new(client_timeout)),
+            &ServerSettings {
+                workers,
+                max_connections: settings.edge.max_connections,
+                shutdown_timeout: Duration::from_secs(settings.shutdown_timeout.unsigned_abs()),
+                client_timeout,
+            },
+        )?;
 
         let reload_task = reloader.spawn(settings.keys_reload());
         let forget_task = tokio::spawn(async move {

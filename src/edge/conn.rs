@@ -274,3 +274,29 @@ impl AsyncWrite for EdgeIo {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
+
+/// What every connection of the process shares: the edge's part of
+/// accepting one. The server calls [`Connections::accept`] on each socket
+/// before actix-http reads from it.
+#[derive(Debug)]
+pub struct Connections {
+    /// `WXAUTH_CLIENT_TIMEOUT`.
+    client_timeout: Duration,
+}
+
+impl Connections {
+    /// Connections whose every request must arrive, and every write
+    /// complete, within `client_timeout`.
+    pub fn new(client_timeout: Duration) -> Self {
+        Self { client_timeout }
+    }
+
+    /// Wraps a newly accepted socket; an error closes it unanswered.
+    pub fn accept(
+        &self,
+        io: TcpStream,
+    ) -> Result<(EdgeIo, Option<std::net::SocketAddr>), actix_http::error::DispatchError> {
+        let peer = io.peer_addr().ok();
+        Ok((EdgeIo::new(io, self.client_timeout), peer))
+    }
+}

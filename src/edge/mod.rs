@@ -17,7 +17,7 @@ mod rate;
 
 pub use body::LimitedBody;
 pub use client::{DEFAULT_TRUSTED_PROXIES, TrustedProxies};
-pub use conn::{ConnShared, EdgeIo};
+pub use conn::{ConnShared, Connections, EdgeIo};
 pub use rate::{BURST_FACTOR, ClientLimiter, retry_after_secs};
 
 use crate::error::ApiError;
