@@ -46,7 +46,7 @@ fn keygen_writes_an_owner_only_key_and_prints_its_kid() {
         );
     }
     let key = load_key(&dir.path().join("k"), kid);
-    assert_eq!(key.alg(), wxauth::keyring::KeyAlg::Es256);
+    assert_eq!(key.alg(), jsonwebtoken::Algorithm::ES256);
 }
 
 #[test]
