@@ -8,7 +8,6 @@ use crate::helpers::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, method, path, query_param};
 use wiremock::{Mock, MockServer};
-use wxauth::domain::SessionKey;
 
 /// Another session_key than SESSION_KEY (base64 of 16 bytes 0x11).
 const OTHER_SESSION_KEY: &str = "EREREREREREREREREREREQ==";
@@ -25,11 +24,7 @@ fn claims(token: &str) -> Value {
 fn encrypted_for(appid: &str, session_key: &str, data: &Value) -> Value {
     let mut plaintext = data.clone();
     plaintext["watermark"] = json!({"appid": appid, "timestamp": START});
-    let (encrypted_data, iv) = wxauth::platform::encrypt_user_data(
-        &SessionKey::parse(session_key).unwrap(),
-        plaintext.to_string().as_bytes(),
-    )
-    .unwrap();
+    let (encrypted_data, iv) = encrypt_user_data(session_key, plaintext.to_string().as_bytes());
     json!({"encryptedData": encrypted_data, "iv": iv})
 }
 
@@ -1046,7 +1041,7 @@ async fn the_simulator_plays_three_apps_one_per_platform() {
         let me: Value = app.get_me(&token).await.json().await.unwrap();
         assert_eq!(me["appid"], appid);
         assert_eq!(me["platform"], platform);
-        assert_eq!(me["openid"], wxauth::sim::app_openid(appid, "alice"));
+        assert_eq!(me["openid"], simulated_openid(appid, "alice"));
         assert!(me["unionid"].is_string(), "{me}");
         let claims = claims(&token);
         assert_eq!(

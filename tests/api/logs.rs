@@ -168,11 +168,10 @@ async fn whole_login_at_trace_level_logs_no_secret(format: &str) {
         .unwrap();
     assert_eq!(check.status(), 200);
     // User data under our session_key (a foreign watermark: refused, logged).
-    let (sealed, iv) = wxauth::platform::encrypt_user_data(
-        &wxauth::domain::SessionKey::parse(SESSION_KEY).unwrap(),
+    let (sealed, iv) = encrypt_user_data(
+        SESSION_KEY,
         br#"{"nickName":"PRIVATE-NICKNAME","watermark":{"appid":"wxOther"}}"#,
-    )
-    .unwrap();
+    );
     let decrypt = client
         .post(format!("{base}/wx/decrypt"))
         .bearer_auth(&token2)

@@ -10,7 +10,7 @@ async fn a_simulated_login_yields_a_token_for_the_simulators_appid() {
     let token = app.sim_token("alice").await;
 
     let me: Value = app.get_me(&token).await.json().await.unwrap();
-    assert_eq!(me["openid"], wxauth::sim::openid_of("alice"));
+    assert_eq!(me["openid"], simulated_openid(SIM_WECHAT_APPID, "alice"));
     assert_eq!(
         decode_parts(&token).1["aud"],
         wxauth::config::SIMULATOR_APPID

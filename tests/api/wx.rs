@@ -425,7 +425,7 @@ async fn the_simulator_serves_the_phone_walk_through_and_codes_work_once() {
 
     assert_eq!(first.status(), 200);
     let info: Value = first.json().await.unwrap();
-    assert_eq!(info["purePhoneNumber"], wxauth::sim::phone_of("alice"));
+    assert_eq!(info["purePhoneNumber"], simulated_phone("alice"));
     assert_eq!(info["watermark"]["appid"], wxauth::config::SIMULATOR_APPID);
     assert_problem(again, 400, "code_used").await;
 }

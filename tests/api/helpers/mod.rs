@@ -6,6 +6,7 @@
 
 mod app;
 mod apps;
+mod expected;
 mod fakes;
 mod process;
 mod revocations;
@@ -13,6 +14,7 @@ mod tokens;
 
 pub use app::*;
 pub use apps::*;
+pub use expected::*;
 pub use fakes::*;
 pub use process::*;
 pub use revocations::*;
