@@ -1,6 +1,12 @@
 //! wxauth keygen | keys | inspect.
 
-use crate::helpers::*;
+use crate::helpers::tokens::JsonEdit as _;
+use crate::helpers::{
+    APPID, FIRST_KID, OPENID, SECRET, SESSION_KEY,
+    app::spawn_app,
+    process::run_wxauth,
+    tokens::{decode_parts, eddsa_header, forge, issued_at, load_key},
+};
 use std::path::Path;
 
 /// `wxauth inspect token` with the key folder `keys` and our credentials,

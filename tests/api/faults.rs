@@ -1,7 +1,12 @@
 //! Upstream faults, overload and shutdown: each ends within the configured
 //! time with the SPEC's error, and nothing else suffers.
 
-use crate::helpers::*;
+use crate::helpers::{
+    OPENID, SESSION_KEY,
+    app::{assert_problem, spawn_app, spawn_app_with},
+    fakes::{code2session, session_answer, wechat_says},
+    process::serve_production_binary,
+};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -1,7 +1,13 @@
 //! The guard: every failure is the same 401 `invalid_token`, with
 //! `WWW-Authenticate` per RFC 6750.
 
-use crate::helpers::*;
+use crate::helpers::tokens::JsonEdit as _;
+use crate::helpers::{
+    APPID, FIRST_KID, OPENID, START, UNIONID,
+    app::{TestApp, assert_problem, assert_rejected, key_folder, spawn_app, spawn_app_on},
+    revocations::publish_key,
+    tokens::{decode_parts, eddsa_header, foreign_key, forge, good_claims},
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};

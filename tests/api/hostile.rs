@@ -2,7 +2,12 @@
 //! problem+json (401 `invalid_token` for tokens), none a 500, and the server
 //! keeps serving.
 
-use crate::helpers::*;
+use crate::helpers::tokens::JsonEdit as _;
+use crate::helpers::{
+    FIRST_KID, START,
+    app::{TestApp, assert_problem, assert_rejected, spawn_app},
+    tokens::{decode_parts, eddsa_header, flip_first, foreign_key, forge, sign},
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;

@@ -1,6 +1,10 @@
 //! GET /.well-known/jwks.json: what services behind wxauth verify with.
 
-use crate::helpers::*;
+use crate::helpers::{
+    APPID, FIRST_KID, OPENID,
+    app::{key_folder, spawn_app, spawn_app_on},
+    tokens::decode_parts,
+};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;

@@ -1,6 +1,9 @@
 //! Body limits and requests that match no route.
 
-use crate::helpers::*;
+use crate::helpers::{
+    FIRST_KID,
+    app::{TestApp, assert_problem, spawn_app, spawn_simulator},
+};
 use serde_json::json;
 
 #[tokio::test]

@@ -1,6 +1,10 @@
 //! POST /auth/login: the code exchange and every error WeChat can cause.
 
-use crate::helpers::*;
+use crate::helpers::{
+    OPENID, SESSION_KEY, UNIONID,
+    app::{assert_problem, spawn_app, spawn_app_with},
+    fakes::{code2session, session_answer, wechat_says},
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 use wiremock::matchers::{method, query_param};

@@ -2,7 +2,13 @@
 //! RUST_LOG=trace, a whole login and its failures, then a search of all it
 //! wrote for every secret that passed through it.
 
-use crate::helpers::*;
+use crate::helpers::{
+    APPID, FIRST_KID, OPENID, SECRET, SESSION_KEY, UNIONID,
+    expected::encrypt_user_data,
+    fakes::{session_answer, wechat_says},
+    process::serve_production_binary,
+    tokens::decode_parts,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};

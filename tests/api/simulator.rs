@@ -1,6 +1,11 @@
 //! Simulator mode: /sim/login and /sim/sns/jscode2session behave as WeChat.
 
-use crate::helpers::*;
+use crate::helpers::{
+    START,
+    app::{SIMULATOR_MODE, assert_problem, spawn_app, spawn_app_on, spawn_simulator},
+    expected::{SIM_WECHAT_APPID, simulated_openid},
+    tokens::{decode_parts, unseal},
+};
 use serde_json::{Value, json};
 
 #[tokio::test]

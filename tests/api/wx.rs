@@ -1,7 +1,12 @@
 //! The sealed session_key at work: /wx/decrypt, /wx/phone, /auth/check, and
 //! the access token behind the last two.
 
-use crate::helpers::*;
+use crate::helpers::{
+    APPID, OPENID, SECRET, SESSION_KEY, START,
+    app::{TestApp, assert_problem, spawn_app, spawn_app_with, spawn_simulator},
+    expected::simulated_phone,
+    fakes::{access_token_answer, phone_api, stable_token, wechat_says},
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 use wiremock::matchers::{body_partial_json, method, path, query_param};

@@ -1,7 +1,7 @@
 //! Tokens read, forged and unsealed: what a service behind wxauth, an
 //! attacker holding a key, or wxauth itself can do with one.
 
-use super::{FIRST_KID, OPENID, TOKEN_TTL, TestApp};
+use super::{FIRST_KID, OPENID, TOKEN_TTL, app::TestApp};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
