@@ -197,12 +197,14 @@ async fn on_sigterm_in_flight_logins_finish_new_connections_are_refused_and_the_
                 .await
         }
     });
+    let deadline = Instant::now() + Duration::from_secs(30);
     while wechat
         .received_requests()
         .await
         .unwrap_or_default()
         .is_empty()
     {
+        assert!(Instant::now() < deadline, "the login never reached WeChat");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 

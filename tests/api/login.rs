@@ -204,7 +204,9 @@ async fn login_past_max_upstream_calls_in_flight_is_shed_with_overloaded() {
     let url = app.url("/auth/login");
     let first =
         tokio::spawn(async move { client.post(url).json(&json!({"code": "slow"})).send().await });
-    // Wait (by condition, not by luck) until the first call reached WeChat.
+    // Wait (by condition, not by luck, bounded) until the first call
+    // reached WeChat.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while app
         .wechat
         .received_requests()
@@ -212,6 +214,10 @@ async fn login_past_max_upstream_calls_in_flight_is_shed_with_overloaded() {
         .unwrap_or_default()
         .is_empty()
     {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first login never reached WeChat"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 

@@ -83,7 +83,13 @@ pub async fn spawn_app_on(
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        // Bounded: a request the server never answers fails the test
+        // instead of hanging it (the longest wait a test sets up, an
+        // upstream timeout, is 30 s).
+        client: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .expect("client"),
         wechat,
         clock,
         keys_dir: keys.path().to_owned(),
