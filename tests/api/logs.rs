@@ -4,7 +4,7 @@
 
 use crate::helpers::{
     APPID, FIRST_KID, OPENID, SECRET, SESSION_KEY, UNIONID,
-    expected::encrypt_user_data,
+    expected::{encrypt_user_data, session_signature},
     fakes::{session_answer, wechat_says},
     process::serve_production_binary,
     tokens::decode_parts,
@@ -258,9 +258,7 @@ async fn whole_login_at_trace_level_logs_no_secret(format: &str) {
         phone_number.to_owned(),
         "PRIVATE-NICKNAME".to_owned(),
         sealed.clone(),
-        wxauth::platform::session_signature(
-            &wxauth::domain::SessionKey::parse(SESSION_KEY).unwrap(),
-        ),
+        session_signature(SESSION_KEY),
         SESSION_KEY.to_owned(),
         SESSION_KEY.trim_end_matches('=').to_owned(),
         hex_key.clone(),

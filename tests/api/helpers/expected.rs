@@ -63,3 +63,19 @@ pub fn encrypt_user_data(session_key: &str, plaintext: &[u8]) -> (String, String
     assert!(output.status.success(), "openssl enc -aes-128-cbc");
     (STANDARD.encode(output.stdout), STANDARD.encode(iv))
 }
+
+/// The `signature` WeChat's checkSessionKey takes: HMAC-SHA256 of the empty
+/// string keyed with the session_key as sent (its base64 text), in hex; by
+/// `openssl dgst -hmac`.
+pub fn session_signature(session_key: &str) -> String {
+    let output = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-hex", "-hmac", session_key])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl");
+    assert!(output.status.success(), "openssl dgst -hmac");
+    let text = String::from_utf8(output.stdout).expect("openssl prints text");
+    let hex = text.split_whitespace().last().expect("a digest").to_owned();
+    assert_eq!(hex.len(), 64, "{text}");
+    hex
+}
