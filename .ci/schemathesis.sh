@@ -26,7 +26,7 @@ trap cleanup EXIT
 # /wx/*, and schemathesis sends far more than that from 127.0.0.1, so with
 # the limit on most answers would be 429 `rate_limited` (documented in the
 # OpenAPI document, with Retry-After) and the run would test the limiter
-# instead of the routes. tests/api/edge.rs and tests/api/apps.rs test it.
+# instead of the routes. tests/api/edge.rs and tests/api/apps/ test it.
 (cd "$WORK" && exec env -i PATH="$PATH" WXAUTH_BIND=127.0.0.1:0 WXAUTH_CLIENT_RATE=0 RUST_LOG=info "$BIN" serve >"$LOG" 2>&1) &
 PID=$!
 for _ in $(seq 1 300); do

@@ -74,7 +74,19 @@ env -i PATH="$PATH" WXAUTH_BIND="127.0.0.1:$PORT" "${APP_ENV[@]}" WXAUTH_KEYS_DI
 SERVER=$!
 PIDS+=($SERVER)
 BASE="http://127.0.0.1:$PORT"
-for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+# Up to 10 s for the server to answer; a server that never does stops the
+# run here (with its log), not with a table of zeros.
+answered=no
+for _ in $(seq 1 100); do
+  if curl -sf "$BASE/healthz" >/dev/null 2>&1; then answered=yes; break; fi
+  kill -0 "$SERVER" 2>/dev/null || break
+  sleep 0.1
+done
+if [ "$answered" != yes ]; then
+  echo "load.sh: wxauth never answered on $BASE; its log:" >&2
+  cat "$WORK/wxauth.log" >&2
+  exit 1
+fi
 sleep 1
 rss_kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$SERVER/status"; }
 IDLE_RSS=$(rss_kib VmRSS)
@@ -82,19 +94,32 @@ IDLE_RSS=$(rss_kib VmRSS)
 target/release/examples/mint_tokens "$WORK/keys" "$FIRST_APPID" 10000 >"$WORK/warm.txt"
 target/release/examples/mint_tokens "$WORK/keys" "$FIRST_APPID" "$COLD_TOKENS" >"$WORK/cold.txt"
 
-# wrk's --latency output -> "rps p50 p99" (latencies in ms).
+# wrk's --latency output -> "rps|p50|p99|non-2xx|socket errors" (latencies
+# in ms; socket errors: wrk's connect + read + write + timeout count). A wrk
+# that fails or measures nothing stops the run (measure runs in a command
+# substitution, where `set -e` does not reach: the caller checks the status).
 measure() {
   local out
-  out=$(wrk --latency -t"$THREADS" "$@")
+  if ! out=$(wrk --latency -t"$THREADS" "$@"); then
+    echo "load.sh: wrk $* failed" >&2
+    return 1
+  fi
   echo "$out" >>"$WORK/wrk.txt"
-  local rps p50 p99 errors
+  local rps p50 p99 errors socket
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' <<<"$out")
+  # "Socket errors: connect 0, read 3, write 0, timeout 12"
+  socket=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")
+  if [ -z "$rps" ] || ! awk -v r="$rps" 'BEGIN { exit !(r > 0) }'; then
+    echo "load.sh: wrk $* answered nothing:" >&2
+    echo "$out" >&2
+    return 1
+  fi
   local note=""
   if grep -q "note: a thread reused" <<<"$out"; then note=" (tokens reused)"; fi
-  echo "$rps|$(ms "$p50")|$(ms "$p99")$note|${errors:-0}"
+  echo "$rps|$(ms "$p50")|$(ms "$p99")$note|${errors:-0}|${socket:-0}"
 }
 # wrk prints 812.00us / 1.20ms / 1.02s: normalise to ms.
 ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us/) n /= 1000; else if (v ~ /ms/) n = n; else if (v ~ /s/) n *= 1000; printf "%.3f", n }'; }
@@ -104,19 +129,19 @@ wrk -t1 -c8 -d2s "$BASE/healthz" >/dev/null
 # The ceiling is measured with the same client work as the guarded route (a
 # Lua script sending the same 600-byte Authorization headers), so the two
 # differ by the guard alone; healthz ignores the header.
-R1=$(measure -c"$CONNECTIONS" -d"${DURATION}s" -s benches/wrk/tokens.lua "$BASE/healthz" -- "$WORK/warm.txt" /healthz)
-R2=$(measure -c"$CONNECTIONS" -d"${DURATION}s" -s benches/wrk/tokens.lua "$BASE/auth/me" -- "$WORK/warm.txt")
-R3=$(measure -c"$CONNECTIONS" -d"$((DURATION / 2))s" -s benches/wrk/tokens.lua "$BASE/auth/me" -- "$WORK/cold.txt")
-R4=$(measure -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s benches/wrk/login.lua "$BASE/auth/login" -- $APPIDS)
+R1=$(measure -c"$CONNECTIONS" -d"${DURATION}s" -s benches/wrk/tokens.lua "$BASE/healthz" -- "$WORK/warm.txt" /healthz) || exit 1
+R2=$(measure -c"$CONNECTIONS" -d"${DURATION}s" -s benches/wrk/tokens.lua "$BASE/auth/me" -- "$WORK/warm.txt") || exit 1
+R3=$(measure -c"$CONNECTIONS" -d"$((DURATION / 2))s" -s benches/wrk/tokens.lua "$BASE/auth/me" -- "$WORK/cold.txt") || exit 1
+R4=$(measure -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s benches/wrk/login.lua "$BASE/auth/login" -- $APPIDS) || exit 1
 # The fake WeChat alone, at the same concurrency: its real latency (the timer
 # rounds the 20 ms up), to subtract from the logins' instead of a flat 20 ms.
-R5=$(measure -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$FAKE_PORT/sns/jscode2session?js_code=bench")
+R5=$(measure -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$FAKE_PORT/sns/jscode2session?js_code=bench") || exit 1
 PEAK_RSS=$(rss_kib VmHWM)
 
-row() { IFS='|' read -r rps p50 p99 errors <<<"$2"; printf '| %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "$errors"; }
+row() { IFS='|' read -r rps p50 p99 errors socket <<<"$2"; printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "$errors" "$socket"; }
 RATIO=$(awk -v a="${R2%%|*}" -v b="${R1%%|*}" 'BEGIN { printf "%.2f", a / b }')
-IFS='|' read -r _ LOGIN_P50 LOGIN_P99 _ <<<"$R4"
-IFS='|' read -r _ FAKE_P50 FAKE_P99 _ <<<"$R5"
+IFS='|' read -r _ LOGIN_P50 LOGIN_P99 _ _ <<<"$R4"
+IFS='|' read -r _ FAKE_P50 FAKE_P99 _ _ <<<"$R5"
 OWN_P50=$(awk -v a="$LOGIN_P50" -v b="$FAKE_P50" 'BEGIN { printf "%.3f", a - b }')
 OWN_P99=$(awk -v a="$LOGIN_P99" -v b="$FAKE_P99" 'BEGIN { printf "%.3f", a - b }')
 REPORT=$(cat <<MD
@@ -125,8 +150,8 @@ REPORT=$(cat <<MD
 Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); wrk and wxauth share it.
 Command: \`bash benches/load.sh\` (wrk -t$THREADS, ${CONNECTIONS} connections, ${DURATION} s; logins ${LOGIN_CONNECTIONS} connections; CLIENT_RATE=$CLIENT_RATE APPS=$APPS REVOCATIONS=$REVOCATIONS).
 
-| scenario | requests/s | p50 ms | p99 ms | non-2xx |
-|---|---|---|---|---|
+| scenario | requests/s | p50 ms | p99 ms | non-2xx | socket errors |
+|---|---|---|---|---|---|
 $(row "1. GET /healthz (ceiling)" "$R1")
 $(row "2. GET /auth/me, 10,000 tokens rotated" "$R2")
 $(row "3. GET /auth/me, each token once (cold)" "$R3")

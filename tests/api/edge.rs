@@ -2,7 +2,13 @@
 //! compressed bodies, byte-counted limits, the per-client rate limit and who
 //! the client is, slow requests, pipelining.
 
-use crate::helpers::*;
+use crate::helpers::tokens::JsonEdit as _;
+use crate::helpers::{
+    APPID, FIRST_KID, OPENID, SESSION_KEY,
+    app::{TestApp, assert_problem, spawn_app, spawn_app_with},
+    fakes::{any_code_logs_in, session_answer, wechat_says},
+    tokens::{eddsa_header, forge, good_claims},
+};
 use serde_json::json;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;

@@ -1,7 +1,12 @@
 //! Upstream faults, overload and shutdown: each ends within the configured
 //! time with the SPEC's error, and nothing else suffers.
 
-use crate::helpers::*;
+use crate::helpers::{
+    OPENID, SESSION_KEY,
+    app::{assert_problem, spawn_app, spawn_app_with},
+    fakes::{code2session, session_answer, wechat_says},
+    process::serve_production_binary,
+};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -192,12 +197,14 @@ async fn on_sigterm_in_flight_logins_finish_new_connections_are_refused_and_the_
                 .await
         }
     });
+    let deadline = Instant::now() + Duration::from_secs(30);
     while wechat
         .received_requests()
         .await
         .unwrap_or_default()
         .is_empty()
     {
+        assert!(Instant::now() < deadline, "the login never reached WeChat");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 

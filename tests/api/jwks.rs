@@ -1,6 +1,10 @@
 //! GET /.well-known/jwks.json: what services behind wxauth verify with.
 
-use crate::helpers::*;
+use crate::helpers::{
+    APPID, FIRST_KID, OPENID,
+    app::{key_folder, spawn_app, spawn_app_on},
+    tokens::decode_parts,
+};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
@@ -68,4 +72,18 @@ async fn a_service_verifies_our_tokens_with_the_published_jwks_alone() {
     validation.validate_exp = false; // the test clock is not the wall clock
     let data = jsonwebtoken::decode::<Value>(&token, &key, &validation).unwrap();
     assert_eq!(data.claims["sub"], OPENID);
+}
+
+#[tokio::test]
+async fn the_published_ed25519_key_is_the_public_half_of_the_key_file() {
+    let app = spawn_app().await;
+
+    let body: Value = app.get_json("/.well-known/jwks.json").await;
+
+    // The test derives the public key from the file with openssl, so that
+    // the forgeries built on it (hostile.rs) use the key the server has.
+    let ours = app.key(FIRST_KID).jwk();
+    assert_eq!(body["keys"][0]["kid"], FIRST_KID);
+    assert_eq!(body["keys"][0]["crv"], "Ed25519");
+    assert_eq!(body["keys"][0]["x"], ours["x"]);
 }

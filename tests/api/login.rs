@@ -1,6 +1,10 @@
 //! POST /auth/login: the code exchange and every error WeChat can cause.
 
-use crate::helpers::*;
+use crate::helpers::{
+    OPENID, SESSION_KEY, UNIONID,
+    app::{assert_problem, spawn_app, spawn_app_with},
+    fakes::{code2session, session_answer, wechat_says},
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 use wiremock::matchers::{method, query_param};
@@ -200,7 +204,9 @@ async fn login_past_max_upstream_calls_in_flight_is_shed_with_overloaded() {
     let url = app.url("/auth/login");
     let first =
         tokio::spawn(async move { client.post(url).json(&json!({"code": "slow"})).send().await });
-    // Wait (by condition, not by luck) until the first call reached WeChat.
+    // Wait (by condition, not by luck, bounded) until the first call
+    // reached WeChat.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while app
         .wechat
         .received_requests()
@@ -208,6 +214,10 @@ async fn login_past_max_upstream_calls_in_flight_is_shed_with_overloaded() {
         .unwrap_or_default()
         .is_empty()
     {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first login never reached WeChat"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 

@@ -2,7 +2,13 @@
 //! RUST_LOG=trace, a whole login and its failures, then a search of all it
 //! wrote for every secret that passed through it.
 
-use crate::helpers::*;
+use crate::helpers::{
+    APPID, FIRST_KID, OPENID, SECRET, SESSION_KEY, UNIONID,
+    expected::{encrypt_user_data, session_signature},
+    fakes::{session_answer, wechat_says},
+    process::serve_production_binary,
+    tokens::decode_parts,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -143,14 +149,23 @@ async fn whole_login_at_trace_level_logs_no_secret(format: &str) {
         .await
         .unwrap();
     let token2 = refreshed["access_token"].as_str().unwrap().to_owned();
-    for code in [bad_code, operator_code, used_code] {
-        let failed = client
+    // Each failure answered as its own kind, so that each went the way that
+    // logs what the platform said (not refused earlier for another reason).
+    for (code, expected) in [
+        (bad_code, "invalid_code"),
+        (operator_code, "upstream_error"),
+        (used_code, "code_used"),
+    ] {
+        let failed: Value = client
             .post(format!("{base}/auth/login?js_code={code}&secret={SECRET}"))
             .json(&json!({ "code": code }))
             .send()
             .await
+            .unwrap()
+            .json()
+            .await
             .unwrap();
-        assert!(failed.status().is_client_error() || failed.status().is_server_error());
+        assert_eq!(failed["code"], expected, "{failed}");
     }
     let phone = client
         .post(format!("{base}/wx/phone"))
@@ -168,11 +183,10 @@ async fn whole_login_at_trace_level_logs_no_secret(format: &str) {
         .unwrap();
     assert_eq!(check.status(), 200);
     // User data under our session_key (a foreign watermark: refused, logged).
-    let (sealed, iv) = wxauth::platform::encrypt_user_data(
-        &wxauth::domain::SessionKey::parse(SESSION_KEY).unwrap(),
+    let (sealed, iv) = encrypt_user_data(
+        SESSION_KEY,
         br#"{"nickName":"PRIVATE-NICKNAME","watermark":{"appid":"wxOther"}}"#,
-    )
-    .unwrap();
+    );
     let decrypt = client
         .post(format!("{base}/wx/decrypt"))
         .bearer_auth(&token2)
@@ -253,9 +267,7 @@ async fn whole_login_at_trace_level_logs_no_secret(format: &str) {
         phone_number.to_owned(),
         "PRIVATE-NICKNAME".to_owned(),
         sealed.clone(),
-        wxauth::platform::session_signature(
-            &wxauth::domain::SessionKey::parse(SESSION_KEY).unwrap(),
-        ),
+        session_signature(SESSION_KEY),
         SESSION_KEY.to_owned(),
         SESSION_KEY.trim_end_matches('=').to_owned(),
         hex_key.clone(),

@@ -1,6 +1,10 @@
 //! GET /metrics: the SPEC's metrics, counting real traffic.
 
-use crate::helpers::*;
+use crate::helpers::{
+    FIRST_KID, START,
+    app::{TestApp, spawn_app},
+    revocations::publish_key,
+};
 use serde_json::json;
 use wxauth::keyring::KeyAlg;
 

@@ -1,6 +1,12 @@
 //! POST /auth/refresh: same login, new token; bounded by the session max age.
 
-use crate::helpers::*;
+use crate::helpers::tokens::JsonEdit as _;
+use crate::helpers::{
+    APPID, FIRST_KID, SESSION_KEY, START,
+    app::{assert_problem, key_folder, spawn_app, spawn_app_on, spawn_app_with},
+    revocations::publish_key,
+    tokens::{decode_parts, flip_first, forge, unseal},
+};
 use wxauth::keyring::KeyAlg;
 
 #[tokio::test]

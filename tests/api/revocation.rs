@@ -2,7 +2,19 @@
 //! with its keys refuses tokens (cached or not), refreshes and logins; the
 //! CLI edits it; a broken file never drops a ban.
 
-use crate::helpers::*;
+use crate::helpers::{
+    APPID, OPENID, SESSION_KEY, START, UNIONID,
+    app::{
+        TestApp, assert_problem, assert_rejected, issued_token, key_folder, spawn_app_on,
+        spawn_app_with,
+    },
+    fakes::any_code_logs_in,
+    process::{run_wxauth, serve_production_binary},
+    revocations::{
+        REVOCATIONS_VAR, RevocationFile, rfc3339, series_value, set_file_time, spawn_guard_service,
+    },
+    tokens::decode_parts,
+};
 use std::sync::Arc;
 use wiremock::MockServer;
 

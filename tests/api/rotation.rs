@@ -1,7 +1,15 @@
 //! Key rotation across replicas (SPEC section 4): publish, promote, retire,
 //! each seen by every replica after a rescan, with nobody logged out.
 
-use crate::helpers::*;
+use crate::helpers::tokens::JsonEdit as _;
+use crate::helpers::{
+    APPID, FIRST_KID, OPENID, SESSION_KEY, START,
+    app::{TestApp, assert_problem, key_folder, spawn_app, spawn_app_on},
+    fakes::any_code_logs_in,
+    process::Process,
+    revocations::publish_key,
+    tokens::{decode_parts, eddsa_header, forge, good_claims},
+};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,11 @@
 //! Simulator mode: /sim/login and /sim/sns/jscode2session behave as WeChat.
 
-use crate::helpers::*;
+use crate::helpers::{
+    START,
+    app::{SIMULATOR_MODE, assert_problem, spawn_app, spawn_app_on, spawn_simulator},
+    expected::{SIM_WECHAT_APPID, simulated_openid},
+    tokens::{decode_parts, unseal},
+};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -10,11 +15,8 @@ async fn a_simulated_login_yields_a_token_for_the_simulators_appid() {
     let token = app.sim_token("alice").await;
 
     let me: Value = app.get_me(&token).await.json().await.unwrap();
-    assert_eq!(me["openid"], wxauth::sim::openid_of("alice"));
-    assert_eq!(
-        decode_parts(&token).1["aud"],
-        wxauth::config::SIMULATOR_APPID
-    );
+    assert_eq!(me["openid"], simulated_openid(SIM_WECHAT_APPID, "alice"));
+    assert_eq!(decode_parts(&token).1["aud"], SIM_WECHAT_APPID);
 }
 
 #[tokio::test]
@@ -69,7 +71,7 @@ async fn the_same_user_keeps_an_openid_and_gets_a_fresh_session_key_each_login()
     let (_, b) = decode_parts(&second);
     assert_eq!(a["sub"], b["sub"]);
     assert_ne!(a["sub"], decode_parts(&bob).1["sub"]);
-    let key = |token: &str| unseal(&app.keys_dir, wxauth::config::SIMULATOR_APPID, token, START);
+    let key = |token: &str| unseal(&app.keys_dir, SIM_WECHAT_APPID, token, START);
     assert_ne!(key(&first), key(&second));
 }
 

@@ -1,7 +1,7 @@
 //! The real binary's start-up: refusals name what is wrong; a fresh clone
 //! with no configuration serves simulated logins.
 
-use crate::helpers::*;
+use crate::helpers::{APPID, SECRET, process::Process};
 use std::path::Path;
 
 fn start_and_expect_refusal(env: &[(&str, &str)]) -> String {

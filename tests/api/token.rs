@@ -1,6 +1,10 @@
 //! The token's header and claims, exactly SPEC section 5.
 
-use crate::helpers::*;
+use crate::helpers::{
+    APPID, FIRST_KID, OPENID, SESSION_KEY, START, UNIONID,
+    app::{key_folder, spawn_app, spawn_app_on},
+    tokens::decode_parts,
+};
 use serde_json::json;
 use wxauth::keyring::{KeyAlg, write_new_key};
 

@@ -1,7 +1,12 @@
 //! The sealed session_key at work: /wx/decrypt, /wx/phone, /auth/check, and
 //! the access token behind the last two.
 
-use crate::helpers::*;
+use crate::helpers::{
+    APPID, OPENID, SECRET, SESSION_KEY, START,
+    app::{TestApp, assert_problem, spawn_app, spawn_app_with, spawn_simulator},
+    expected::{SIM_WECHAT_APPID, simulated_phone},
+    fakes::{access_token_answer, phone_api, stable_token, wechat_says},
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 use wiremock::matchers::{body_partial_json, method, path, query_param};
@@ -128,7 +133,7 @@ async fn data_from_the_simulator_round_trips() {
     let data: Value = response.json().await.unwrap();
     assert_eq!(data["nickName"], "Alice");
     assert_eq!(data["tags"], json!(["a", "b"]));
-    assert_eq!(data["watermark"]["appid"], wxauth::config::SIMULATOR_APPID);
+    assert_eq!(data["watermark"]["appid"], SIM_WECHAT_APPID);
     assert_eq!(data["watermark"]["timestamp"], START);
 }
 
@@ -425,8 +430,8 @@ async fn the_simulator_serves_the_phone_walk_through_and_codes_work_once() {
 
     assert_eq!(first.status(), 200);
     let info: Value = first.json().await.unwrap();
-    assert_eq!(info["purePhoneNumber"], wxauth::sim::phone_of("alice"));
-    assert_eq!(info["watermark"]["appid"], wxauth::config::SIMULATOR_APPID);
+    assert_eq!(info["purePhoneNumber"], simulated_phone("alice"));
+    assert_eq!(info["watermark"]["appid"], SIM_WECHAT_APPID);
     assert_problem(again, 400, "code_used").await;
 }
 

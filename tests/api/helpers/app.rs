@@ -1,7 +1,10 @@
 //! The app under test: spawned in-process on a port-0 bind with a fake
 //! WeChat, a manual clock and a key folder; its requests and its answers.
 
-use super::{APPID, FIRST_KID, OPENID, SECRET, SESSION_KEY, START, UNIONID};
+use super::{
+    APPID, FIRST_KID, OPENID, SECRET, SESSION_KEY, START, UNIONID, fakes::session_answer,
+    revocations::publish_key,
+};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,7 +35,7 @@ pub struct TestApp {
 /// whatever the real date (file times are real, the clock is not).
 pub fn key_folder() -> Arc<TempDir> {
     let dir = tempfile::tempdir().expect("tempdir");
-    super::publish_key(dir.path(), FIRST_KID, KeyAlg::Eddsa, START - 86_400);
+    publish_key(dir.path(), FIRST_KID, KeyAlg::Eddsa, START - 86_400);
     Arc::new(dir)
 }
 
@@ -80,7 +83,13 @@ pub async fn spawn_app_on(
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        // Bounded: a request the server never answers fails the test
+        // instead of hanging it (the longest wait a test sets up, an
+        // upstream timeout, is 30 s).
+        client: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .expect("client"),
         wechat,
         clock,
         keys_dir: keys.path().to_owned(),
@@ -173,7 +182,7 @@ impl TestApp {
         unionid: Option<&str>,
         session_key: &str,
     ) -> String {
-        self.wechat_answers(code, super::session_answer(openid, session_key, unionid), 1)
+        self.wechat_answers(code, session_answer(openid, session_key, unionid), 1)
             .await;
         issued_token(self.post_login(json!({"code": code})).await).await
     }

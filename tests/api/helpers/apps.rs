@@ -2,7 +2,10 @@
 //! (TOML, in a temp folder) naming four apps, each platform faked by its own
 //! MockServer, and the fakes' answers in each platform's own shape.
 
-use super::{TestApp, key_folder, spawn_app_on};
+use super::{
+    app::{TestApp, issued_token, key_folder, spawn_app_on},
+    fakes::{session_answer, wechat_says},
+};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use wiremock::matchers::{body_json, method, path, query_param};
@@ -206,11 +209,7 @@ impl FourApps {
         } else {
             let (secret, server) = self.wechat_like(appid);
             jscode2session_for(appid, secret, code)
-                .respond_with(super::wechat_says(super::session_answer(
-                    openid,
-                    session_key,
-                    unionid,
-                )))
+                .respond_with(wechat_says(session_answer(openid, session_key, unionid)))
                 .expect(1)
                 .mount(server)
                 .await;
@@ -235,7 +234,7 @@ impl FourApps {
         let code = format!("code-for-{appid}-{openid}");
         self.platform_answers(appid, &code, openid, session_key, unionid)
             .await;
-        super::issued_token(self.login_request(appid, &code).await).await
+        issued_token(self.login_request(appid, &code).await).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! The fake WeChat: its answers as WeChat serves them, and the wiremock
 //! mocks of its endpoints (mount them, with any `expect`, on a MockServer).
 
-use super::{OPENID, SECRET, SESSION_KEY, TestApp};
+use super::{OPENID, SECRET, SESSION_KEY, app::TestApp};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};

@@ -1,22 +1,18 @@
 //! What every API test uses, by concern: the app under test and its
 //! requests (`app`), the fake WeChat (`fakes`), several apps on
 //! three platforms with their fakes (`apps`), tokens read, forged and
-//! unsealed (`tokens`), and the real binary as a child process (`process`).
-//! Tests take it all with `use crate::helpers::*;`.
+//! unsealed (`tokens`), the real binary as a child process (`process`),
+//! revocation files and key publishing (`revocations`), and expected values
+//! the tests derive themselves (`expected`). Tests import each helper from
+//! the module it lives in, so its name says where to look.
 
-mod app;
-mod apps;
-mod fakes;
-mod process;
-mod revocations;
-mod tokens;
-
-pub use app::*;
-pub use apps::*;
-pub use fakes::*;
-pub use process::*;
-pub use revocations::*;
-pub use tokens::*;
+pub mod app;
+pub mod apps;
+pub mod expected;
+pub mod fakes;
+pub mod process;
+pub mod revocations;
+pub mod tokens;
 
 pub const APPID: &str = "wx1234567890abcdef";
 pub const SECRET: &str = "test-app-secret-7f3a9c";

@@ -14,21 +14,63 @@ pub struct Process {
     lines: std::sync::mpsc::Receiver<String>,
 }
 
-/// Runs `wxauth args` in `dir` with exactly `env` (plus PATH), to completion;
-/// returns (exit code, stdout, stderr). A `.env` in `dir` is read, as in use.
+/// How long a child may take to end on its own before the test kills it and
+/// fails: generous (a debug build on a busy machine starts in well under a
+/// second), it only turns a binary that serves where it must refuse into a
+/// failure instead of a hung `cargo test`.
+pub const EXIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `wxauth args` in `dir` with exactly `env` (plus PATH), to completion
+/// within `EXIT_LIMIT`; returns (exit code, stdout, stderr). A `.env` in
+/// `dir` is read, as in use.
 pub fn run_wxauth(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wxauth"))
+    use std::io::Read as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wxauth"))
         .args(args)
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(env.iter().copied())
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run wxauth");
+    // Each pipe is read to its end on its own thread; both ends mean the
+    // child is gone (or closed them), so no wait below can block for long.
+    let (sender, done) = std::sync::mpsc::channel();
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_sender = sender.clone();
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stdout.read_to_end(&mut text);
+        let _ = out_sender.send((1, text));
+    });
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        let _ = sender.send((2, text));
+    });
+    let deadline = std::time::Instant::now() + EXIT_LIMIT;
+    let (mut out, mut err) = (None, None);
+    while out.is_none() || err.is_none() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match done.recv_timeout(left) {
+            Ok((1, text)) => out = Some(text),
+            Ok((_, text)) => err = Some(text),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("wxauth {args:?} was still running after {EXIT_LIMIT:?}: killed");
+            }
+        }
+    }
+    let status = child.wait().expect("wait");
     (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.unwrap_or_default()).into_owned(),
+        String::from_utf8_lossy(&err.unwrap_or_default()).into_owned(),
     )
 }
 
@@ -116,13 +158,26 @@ impl Process {
     }
 
     /// Waits for the process to exit on its own; its code and all it logged.
+    /// Bounded by `EXIT_LIMIT`: a process still running then (one that
+    /// serves where it must refuse) is killed and the test fails with its log.
     pub fn wait(mut self) -> (i32, String) {
+        // The reader thread ends, and the channel disconnects, when the
+        // child's stderr closes: at its exit.
+        let deadline = std::time::Instant::now() + EXIT_LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(_) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let output = self.stop();
+                    panic!(
+                        "wxauth was still running after {EXIT_LIMIT:?}: killed; it logged:\n{output}"
+                    );
+                }
+            }
+        }
         let status = self.child.wait().expect("wait");
-        while self
-            .lines
-            .recv_timeout(std::time::Duration::from_millis(200))
-            .is_ok()
-        {}
         (
             status.code().unwrap_or(-1),
             self.output.lock().unwrap().clone(),

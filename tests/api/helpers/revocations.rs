@@ -3,7 +3,7 @@
 //! clock's timeline (activation, SPEC section 4), and a separate service
 //! mounting the library's guard.
 
-use super::{SESSION_KEY, START, TestApp, session_answer};
+use super::{SESSION_KEY, START, app::TestApp, fakes::session_answer};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,14 +1,14 @@
 //! Tokens read, forged and unsealed: what a service behind wxauth, an
 //! attacker holding a key, or wxauth itself can do with one.
 
-use super::{FIRST_KID, OPENID, TOKEN_TTL, TestApp};
+use super::{FIRST_KID, OPENID, TOKEN_TTL, app::TestApp};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
 use wxauth::clock::ManualClock;
-use wxauth::keyring::{KeyAlg, KeyGeneration};
 
 /// A JWS header as wxauth writes it for the Ed25519 key `kid`.
 pub fn eddsa_header(kid: &str) -> Value {
@@ -53,9 +53,9 @@ pub fn issued_at(claims: &Value, iat: i64) -> Value {
 }
 
 impl TestApp {
-    /// The key generation of `kid` in this app's folder, as the test's own
-    /// copy (for forging tokens signed with our key).
-    pub fn key(&self, kid: &str) -> KeyGeneration {
+    /// The private key `kid` of this app's folder, read by the test itself
+    /// (for forging tokens signed with our key).
+    pub fn key(&self, kid: &str) -> TestKey {
         load_key(&self.keys_dir, kid)
     }
 
@@ -97,16 +97,95 @@ pub fn unseal(dir: &Path, audience: &str, token: &str, now: i64) -> String {
         .to_owned()
 }
 
-pub fn load_key(dir: &Path, kid: &str) -> KeyGeneration {
-    let path = dir.join(format!("{kid}.pem"));
-    let text = std::fs::read(&path).expect("key file");
-    KeyGeneration::from_pem(kid, &path, &text).expect("key parses")
+/// A private key as the test holds it: jsonwebtoken's own `EncodingKey`
+/// made from the PEM file, with the algorithm read from the key's PKCS#8
+/// algorithm identifier, so that a forged token owes nothing to wxauth's
+/// key type.
+pub struct TestKey {
+    alg: Algorithm,
+    key: EncodingKey,
+    pem: Vec<u8>,
 }
 
-/// A new key of `alg` that is not in any app's folder.
-pub fn foreign_key(kid: &str, alg: KeyAlg) -> KeyGeneration {
-    let pem = wxauth::keyring::generate_pem(alg).expect("keygen");
-    KeyGeneration::from_pem(kid, Path::new("foreign.pem"), pem.as_bytes()).expect("parse")
+impl TestKey {
+    /// The key in PKCS#8 PEM `text`, signing with the algorithm its
+    /// identifier names (RFC 8410 Ed25519, RFC 5480 P-256, RFC 8017 RSA).
+    pub fn from_pem(text: &[u8]) -> Self {
+        let der = pem::parse(text).expect("PEM").into_contents();
+        let has = |oid: &[u8]| der.windows(oid.len()).any(|window| window == oid);
+        // The DER of the OIDs 1.3.101.112, 1.2.840.10045.2.1 and
+        // 1.2.840.113549.1.1.1.
+        let (alg, key) = if has(&[0x06, 0x03, 0x2b, 0x65, 0x70]) {
+            (Algorithm::EdDSA, EncodingKey::from_ed_pem(text))
+        } else if has(&[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]) {
+            (Algorithm::ES256, EncodingKey::from_ec_pem(text))
+        } else if has(&[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+        ]) {
+            (Algorithm::RS256, EncodingKey::from_rsa_pem(text))
+        } else {
+            panic!("a key of no algorithm we sign with");
+        };
+        Self {
+            alg,
+            key: key.expect("jsonwebtoken reads the key"),
+            pem: text.to_vec(),
+        }
+    }
+
+    /// The JWS algorithm this key signs with.
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The public half of an Ed25519 key as a JWK (RFC 8037 section 2),
+    /// by `openssl pkey -pubout`: the last 32 bytes of its DER.
+    pub fn jwk(&self) -> Value {
+        use std::io::Write as _;
+        assert_eq!(self.alg, Algorithm::EdDSA, "a JWK of Ed25519 keys only");
+        let mut child = std::process::Command::new("openssl")
+            .args(["pkey", "-pubout", "-outform", "DER"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("openssl");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&self.pem)
+            .expect("write the key");
+        let output = child.wait_with_output().expect("openssl pkey");
+        assert!(output.status.success(), "openssl pkey -pubout");
+        let der = output.stdout;
+        json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(&der[der.len() - 32..])})
+    }
+}
+
+/// The key file `<kid>.pem` of `dir`, read by the test.
+pub fn load_key(dir: &Path, kid: &str) -> TestKey {
+    let path = dir.join(format!("{kid}.pem"));
+    TestKey::from_pem(&std::fs::read(&path).expect("key file"))
+}
+
+/// A new key for `alg`, made by `openssl genpkey`, that is in no app's
+/// folder.
+pub fn foreign_key(alg: Algorithm) -> TestKey {
+    let args: &[&str] = match alg {
+        Algorithm::EdDSA => &["-algorithm", "ed25519"],
+        Algorithm::ES256 => &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        Algorithm::RS256 => &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        other => panic!("no foreign key for {other:?}"),
+    };
+    let output = std::process::Command::new("openssl")
+        .arg("genpkey")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(output.status.success(), "openssl genpkey {args:?}");
+    let key = TestKey::from_pem(&output.stdout);
+    assert_eq!(key.alg(), alg);
+    key
 }
 
 /// The header and claims of a compact JWS, unverified.
@@ -123,7 +202,7 @@ pub fn decode_parts(token: &str) -> (Value, Value) {
 
 /// A token with any header and claims, signed by `key` with its own
 /// algorithm: what an attacker holding our key, or a test, can make.
-pub fn forge(key: &KeyGeneration, header: &Value, claims: &Value) -> String {
+pub fn forge(key: &TestKey, header: &Value, claims: &Value) -> String {
     sign(
         key,
         &format!(
@@ -135,13 +214,9 @@ pub fn forge(key: &KeyGeneration, header: &Value, claims: &Value) -> String {
 }
 
 /// `message` (`header.payload`, any bytes) with `key`'s signature appended.
-pub fn sign(key: &KeyGeneration, message: &str) -> String {
-    let signature = jsonwebtoken::crypto::sign(
-        message.as_bytes(),
-        key.encoding_key(),
-        key.alg().algorithm(),
-    )
-    .expect("sign");
+pub fn sign(key: &TestKey, message: &str) -> String {
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key.key, key.alg).expect("sign");
     format!("{message}.{signature}")
 }
 
