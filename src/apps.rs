@@ -73,6 +73,11 @@ impl Apps {
         self.clients.get(appid)
     }
 
+    /// Every app served.
+    pub fn clients(&self) -> impl Iterator<Item = &AppClient> {
+        self.clients.values()
+    }
+
     /// Every appid served.
     pub fn appids(&self) -> impl Iterator<Item = &str> {
         self.clients.keys().map(String::as_str)

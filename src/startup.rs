@@ -165,9 +165,11 @@ impl Application {
         let client_timeout = settings.edge.client_timeout();
         let limiter_edge = edge.clone();
         let access_log = crate::logging::access_log_enabled();
+        let cors = Arc::new(routes::cors::Cors::for_apps(&state.apps));
         let app = move || {
             let simulator = simulator.clone();
             let edge = edge.clone();
+            let cors = Arc::clone(&cors);
             App::new()
                 // The edge screens every request before routing; a refusal
                 // is an ApiError response like any other.
@@ -190,6 +192,9 @@ impl Application {
                         response
                     }
                 })
+                // Before the login count and the edge: a browser's CORS
+                // preflight is answered here, neither a login nor limited.
+                .wrap_fn(move |req, srv| cors.handle(req, srv))
                 // Outermost: the access log sees every answer. Mounted only
                 // when its level is on, so it costs nothing otherwise.
                 .wrap_fn(move |req, srv| {

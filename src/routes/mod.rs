@@ -3,6 +3,7 @@
 //! [`crate::error`] only.
 
 mod auth;
+pub mod cors;
 pub use auth::{count_login, is_login};
 mod health;
 mod jwks;

@@ -75,6 +75,11 @@ impl RedirectRule {
         }
     }
 
+    /// Whether `origin` (a URL of scheme, host and port) is this rule's.
+    pub fn allows_origin(&self, origin: &Url) -> bool {
+        Parts::of(origin).is_ok_and(|parts| self.same_origin(&parts))
+    }
+
     fn same_origin(&self, candidate: &Parts) -> bool {
         self.scheme == candidate.scheme
             && self.host == candidate.host

@@ -735,3 +735,110 @@ async fn a_ban_of_the_unionid_refuses_the_mini_program_and_the_web_login_of_that
     // Another person is untouched.
     simulated_web_login(&app, "wxsimh5000000000", "http://127.0.0.1:5500/", "bob").await;
 }
+
+#[tokio::test]
+async fn a_login_page_of_a_web_app_may_call_wxauth_from_its_origin_and_no_other_page_may() {
+    let web = spawn_web_apps(&[]).await;
+    let preflight = |origin: &'static str, path: &'static str| {
+        web.browser
+            .request(reqwest::Method::OPTIONS, web.app.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+
+    // The origin of an H5 app's redirect_uri: its preflight is answered,
+    // and so is the login itself.
+    let response = preflight("https://shop.example.com", "/auth/login")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let headers = response.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://shop.example.com"
+    );
+    assert_eq!(headers["access-control-allow-methods"], "GET, POST");
+    assert_eq!(
+        headers["access-control-allow-headers"],
+        "Authorization, Content-Type"
+    );
+    assert!(headers.get("access-control-allow-credentials").is_none());
+    let response = web
+        .browser
+        .post(web.app.url("/auth/login"))
+        .header("origin", "https://m.shop.example.com")
+        .json(&json!({"code": "x", "appid": H5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://m.shop.example.com"
+    );
+    assert_eq!(response.headers()["vary"], "Origin");
+    assert_problem(response, 400, "invalid_state").await;
+
+    // Any other origin, or a path outside /auth and /wx, gets no CORS
+    // header: the browser keeps the answer from the page.
+    for (origin, path) in [
+        ("https://evil.example.net", "/auth/login"),
+        ("https://shop.example.com.evil.example.net", "/auth/login"),
+        ("http://shop.example.com", "/auth/login"),
+        ("https://shop.example.com:8443", "/auth/login"),
+        ("null", "/auth/login"),
+        ("https://shop.example.com", "/metrics"),
+    ] {
+        let response = preflight(origin, path).await.unwrap();
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{origin} {path}"
+        );
+    }
+    let response = web
+        .browser
+        .get(web.app.url("/auth/me"))
+        .header("origin", "https://evil.example.net")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn in_simulator_mode_pages_on_loopback_may_call_wxauth() {
+    let app = spawn_simulator().await;
+    for origin in ["http://127.0.0.1:5500", "http://localhost:3000"] {
+        let response = no_redirects()
+            .request(reqwest::Method::OPTIONS, app.url("/auth/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["access-control-allow-origin"], origin);
+    }
+    let response = no_redirects()
+        .request(reqwest::Method::OPTIONS, app.url("/auth/me"))
+        .header("origin", "http://192.0.2.1:5500")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
