@@ -251,6 +251,10 @@ async fn serve(settings: Settings) -> Result<i32, String> {
              TOKEN=$(curl -s -X POST {base}/auth/login -H 'Content-Type: application/json' -d \"{{\\\"code\\\":\\\"$CODE\\\"}}\" | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n  \
              curl -s {base}/auth/me -H \"Authorization: Bearer $TOKEN\""
         );
+        log::info!(
+            "a WeChat H5 login in a browser: python3 -m http.server 5500 --bind 127.0.0.1 \
+             --directory examples/h5, then open http://127.0.0.1:5500/?wxauth={base}"
+        );
     }
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
     log::info!("wxauth stopped");
