@@ -130,24 +130,20 @@ impl Simulator {
         match redeem(&mut state.login_codes, code, appid, now) {
             Ok(who) => {
                 let base = state.base_scope_codes.remove(code).is_some();
-                let mut answer = serde_json::Map::new();
-                let fields = json!({
+                // WeChat gives the unionid with snsapi_userinfo only.
+                let unionid = (!base).then(|| unionid_of(Platform::Wechat, &who.user));
+                let mut answer = json!({
                     "access_token": URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()),
                     "expires_in": 7200,
                     "refresh_token": URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()),
                     "openid": app_openid(appid, &who.user),
                     "scope": if base { "snsapi_base" } else { "snsapi_userinfo" },
+                    "unionid": unionid,
                 });
-                if let Value::Object(fields) = fields {
-                    answer = fields;
+                if let Some(fields) = answer.as_object_mut() {
+                    fields.retain(|_, value| !value.is_null());
                 }
-                if !base {
-                    answer.insert(
-                        "unionid".into(),
-                        json!(unionid_of(Platform::Wechat, &who.user)),
-                    );
-                }
-                Value::Object(answer)
+                answer
             }
             Err(Unredeemable::Invalid) => error(40029, "invalid code"),
             Err(Unredeemable::Used) => error(40163, "code been used"),
@@ -253,5 +249,31 @@ mod tests {
             sim.authorize(Platform::WechatWeb, &authorize),
             Err(ApiError::UnknownApp(_))
         ));
+    }
+
+    #[test]
+    fn a_silent_snsapi_base_login_gives_the_openid_only() {
+        let sim = Simulator::new(Arc::new(ManualClock::new(0)));
+        let authorize = query(&[
+            ("appid", "wxsimh5000000000"),
+            ("redirect_uri", "http://127.0.0.1:5500/"),
+            ("response_type", "code"),
+            ("scope", "snsapi_base"),
+            ("user", "alice"),
+        ]);
+        let Ok(Authorized::Redirect(back)) = sim.authorize(Platform::WechatH5, &authorize) else {
+            panic!("redirects back");
+        };
+        let back = url::Url::parse(&back).unwrap();
+        let code = back.query_pairs().find(|(k, _)| k == "code").unwrap().1;
+        let answer = sim.oauth2_access_token(&query(&[
+            ("appid", "wxsimh5000000000"),
+            ("secret", SIMULATOR_SECRET),
+            ("code", &code),
+            ("grant_type", "authorization_code"),
+        ]));
+        assert_eq!(answer["scope"], "snsapi_base");
+        assert_eq!(answer["openid"], app_openid("wxsimh5000000000", "alice"));
+        assert!(answer.get("unionid").is_none(), "{answer}");
     }
 }
