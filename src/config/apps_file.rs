@@ -300,6 +300,46 @@ api_base = "http://127.0.0.1:9/"
     }
 
     #[test]
+    fn web_apps_need_their_redirect_uris_and_only_they_take_them() {
+        let apps = read(
+            "[[app]]\nplatform = \"wechat_h5\"\nappid = \"wxh5\"\nsecret_env = \"S\"\n\
+             redirect_uris = [\"https://shop.example.com/login\"]\n\
+             [[app]]\nplatform = \"wechat_app\"\nappid = \"wxapp\"\nsecret_env = \"S\"\n",
+            &[("S", "x")],
+        )
+        .unwrap();
+        assert_eq!(apps[0].platform, Platform::WechatH5);
+        assert_eq!(apps[0].api_base, "https://api.weixin.qq.com");
+        assert_eq!(apps[0].redirect_uris.len(), 1);
+        assert!(apps[1].redirect_uris.is_empty());
+        for (toml, expected) in [
+            (
+                "platform = \"wechat_web\"\nappid = \"wxweb\"\nsecret_env = \"S\"",
+                "app 1 (wxweb): redirect_uris: is missing",
+            ),
+            (
+                "platform = \"wechat_h5\"\nappid = \"wxh5\"\nsecret_env = \"S\"\nredirect_uris = []",
+                "app 1 (wxh5): redirect_uris: is missing",
+            ),
+            (
+                "platform = \"wechat_h5\"\nappid = \"wxh5\"\nsecret_env = \"S\"\nredirect_uris = [\"shop.example.com/login\"]",
+                "app 1 (wxh5): redirect_uris: \"shop.example.com/login\" is not a URL",
+            ),
+            (
+                "platform = \"wechat\"\nappid = \"wx1\"\nsecret_env = \"S\"\nredirect_uris = [\"https://a.example.com/\"]",
+                "app 1 (wx1): redirect_uris: is for wechat_h5 and wechat_web apps, not wechat",
+            ),
+        ] {
+            let error = read(&format!("[[app]]\n{toml}\n"), &[("S", "x")]).unwrap_err();
+            assert!(
+                error.message.contains(expected),
+                "{expected:?} not in {:?}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
     fn a_secret_file_is_read_and_trimmed() {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("secret");
