@@ -359,11 +359,9 @@ fn inspect(token: &str, settings: &Settings) -> Result<i32, String> {
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
     let mut claims = serde_json::to_value(&*verified.claims).map_err(|e| e.to_string())?;
-    if let Some(fields) = claims.as_object_mut() {
-        fields.insert(
-            "sk".into(),
-            serde_json::json!("<sealed session_key, not shown>"),
-        );
+    // WeChat's web and app logins carry no sealed session_key at all.
+    if let Some(sealed) = claims.get_mut("sk") {
+        *sealed = serde_json::json!("<sealed session_key, not shown>");
     }
     let pretty =
         |value: &serde_json::Value| serde_json::to_string_pretty(value).unwrap_or_default();
