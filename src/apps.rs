@@ -73,6 +73,11 @@ impl Apps {
         self.clients.get(appid)
     }
 
+    /// Every app served.
+    pub fn clients(&self) -> impl Iterator<Item = &AppClient> {
+        self.clients.values()
+    }
+
     /// Every appid served.
     pub fn appids(&self) -> impl Iterator<Item = &str> {
         self.clients.keys().map(String::as_str)
@@ -95,6 +100,7 @@ mod tests {
             appid: appid.into(),
             secret: SecretString::from("s"),
             api_base: "http://127.0.0.1:9".into(),
+            redirect_uris: Vec::new(),
         };
         let one = Apps::new(vec![config("wx1")], None, &transport, &clock);
         assert_eq!(one.resolve(None).unwrap().appid(), "wx1");

@@ -251,6 +251,10 @@ async fn serve(settings: Settings) -> Result<i32, String> {
              TOKEN=$(curl -s -X POST {base}/auth/login -H 'Content-Type: application/json' -d \"{{\\\"code\\\":\\\"$CODE\\\"}}\" | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n  \
              curl -s {base}/auth/me -H \"Authorization: Bearer $TOKEN\""
         );
+        log::info!(
+            "a WeChat H5 login in a browser: python3 -m http.server 5500 --bind 127.0.0.1 \
+             --directory examples/h5, then open http://127.0.0.1:5500/?wxauth={base}"
+        );
     }
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
     log::info!("wxauth stopped");
@@ -355,11 +359,9 @@ fn inspect(token: &str, settings: &Settings) -> Result<i32, String> {
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
     let mut claims = serde_json::to_value(&*verified.claims).map_err(|e| e.to_string())?;
-    if let Some(fields) = claims.as_object_mut() {
-        fields.insert(
-            "sk".into(),
-            serde_json::json!("<sealed session_key, not shown>"),
-        );
+    // WeChat's web and app logins carry no sealed session_key at all.
+    if let Some(sealed) = claims.get_mut("sk") {
+        *sealed = serde_json::json!("<sealed session_key, not shown>");
     }
     let pretty =
         |value: &serde_json::Value| serde_json::to_string_pretty(value).unwrap_or_default();

@@ -54,9 +54,14 @@ pub enum ApiError {
     /// are (SPEC section 8).
     #[error("{0}")]
     UnknownApp(String),
-    /// `/wx/phone` or `/auth/check` with a token of a QQ or Douyin app.
-    #[error("{0} mini-programs have no such API (WeChat's only)")]
+    /// `/wx/phone` or `/auth/check` with a token of a QQ or Douyin app, or
+    /// a session_key route with a token of WeChat's web or app logins.
+    #[error("{0} logins have no such API here")]
     UnsupportedPlatform(&'static str),
+    /// A web login's `state` is missing, forged, expired, or made for
+    /// another app or redirect_uri (README "One person, every surface").
+    #[error("{0}")]
+    InvalidState(String),
     /// The request body has a `Content-Encoding`: bodies are never
     /// decompressed (SPEC section 10).
     #[error("request bodies must not be compressed (no Content-Encoding)")]
@@ -124,6 +129,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::UnknownApp(_) => "unknown_app",
             Self::UnsupportedPlatform(_) => "unsupported_platform",
+            Self::InvalidState(_) => "invalid_state",
             Self::UserBlocked => "user_blocked",
             Self::UpstreamError => "upstream_error",
             Self::UpstreamUnavailable => "upstream_unavailable",
@@ -148,6 +154,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::UnknownApp(_) => "Unknown app",
             Self::UnsupportedPlatform(_) => "Unsupported platform",
+            Self::InvalidState(_) => "Invalid state",
             Self::UserBlocked => "User blocked",
             Self::UpstreamError => "WeChat error",
             Self::UpstreamUnavailable => "WeChat unavailable",
@@ -182,7 +189,8 @@ impl ResponseError for ApiError {
             | Self::InvalidCode
             | Self::CodeUsed
             | Self::UnknownApp(_)
-            | Self::UnsupportedPlatform(_) => StatusCode::BAD_REQUEST,
+            | Self::UnsupportedPlatform(_)
+            | Self::InvalidState(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited | Self::ClientRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -269,6 +277,8 @@ impl From<SessionError> for ApiError {
             SessionError::BadCode(message) => Self::InvalidRequest(message.into()),
             SessionError::UnknownApp(error) => Self::UnknownApp(error.to_string()),
             SessionError::Platform(error) => error.into(),
+            SessionError::State(error) => Self::InvalidState(error.to_string()),
+            SessionError::Authorize(message) => Self::InvalidRequest(message),
             SessionError::Banned => Self::UserBlocked,
             SessionError::Expired => Self::SessionExpired,
             SessionError::Unseal => Self::InvalidToken { token_sent: true },

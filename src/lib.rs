@@ -32,3 +32,4 @@ pub mod sessions;
 pub mod sim;
 pub mod startup;
 pub mod token;
+pub mod weblogin;

@@ -110,8 +110,8 @@ impl Application {
         );
 
         let mode = settings.mode().map_err(StartupError::Config)?;
-        let simulator = matches!(mode, Mode::Simulator { .. })
-            .then(|| web::Data::new(Simulator::new(clock.clone())));
+        let is_simulator = matches!(mode, Mode::Simulator { .. });
+        let simulator = is_simulator.then(|| web::Data::new(Simulator::new(clock.clone())));
         let (configs, default) = match mode {
             Mode::Apps(apps) => (apps, None),
             Mode::Simulator { api_base } => (simulator_apps(api_base, addr), Some(SIMULATOR_APPID)),
@@ -140,7 +140,13 @@ impl Application {
                 clock.clone(),
                 settings.session_max_age,
             )
-            .with_revocations(revocations),
+            .with_revocations(revocations)
+            .with_authorize_base(match is_simulator {
+                // The simulated authorize page, on whatever host the browser
+                // reached this server at (a relative Location).
+                true => "/sim",
+                false => crate::sessions::WECHAT_AUTHORIZE_BASE,
+            }),
             apps,
             metrics,
         });
@@ -159,9 +165,11 @@ impl Application {
         let client_timeout = settings.edge.client_timeout();
         let limiter_edge = edge.clone();
         let access_log = crate::logging::access_log_enabled();
+        let cors = Arc::new(routes::cors::Cors::for_apps(&state.apps));
         let app = move || {
             let simulator = simulator.clone();
             let edge = edge.clone();
+            let cors = Arc::clone(&cors);
             App::new()
                 // The edge screens every request before routing; a refusal
                 // is an ApiError response like any other.
@@ -184,6 +192,9 @@ impl Application {
                         response
                     }
                 })
+                // Before the login count and the edge: a browser's CORS
+                // preflight is answered here, neither a login nor limited.
+                .wrap_fn(move |req, srv| cors.handle(req, srv))
                 // Outermost: the access log sees every answer. Mounted only
                 // when its level is on, so it costs nothing otherwise.
                 .wrap_fn(move |req, srv| {
@@ -285,7 +296,13 @@ fn simulator_apps(wechat_base: Option<String>, addr: SocketAddr) -> Vec<AppConfi
                 Platform::Wechat => wechat_base
                     .clone()
                     .unwrap_or_else(|| format!("http://{addr}/sim")),
+                // WeChat's web and app logins: WeChat's API, simulated.
+                web if web.is_web_surface() => format!("http://{addr}/sim"),
                 other => format!("http://{addr}/sim/{other}"),
+            },
+            redirect_uris: match platform.needs_state() {
+                true => crate::sim::redirect_rules(),
+                false => Vec::new(),
             },
         })
         .collect()

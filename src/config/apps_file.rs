@@ -5,6 +5,7 @@
 
 use super::{ConfigError, parse_appid, parse_base_url};
 use crate::platform::{AppConfig, Platform};
+use crate::weblogin::RedirectRule;
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ struct FileApp {
     secret_env: Option<String>,
     secret_file: Option<PathBuf>,
     api_base: Option<String>,
+    redirect_uris: Option<Vec<String>>,
 }
 
 /// Reads and checks the apps file at `path`, with secret variables read
@@ -93,7 +95,7 @@ pub fn read_apps_file(
                 named(
                     &appid,
                     "platform",
-                    "is missing (wechat, qq or douyin)".into(),
+                    "is missing (wechat, qq, douyin, wechat_h5, wechat_web or wechat_app)".into(),
                 )
             })?
             .parse()
@@ -144,11 +146,36 @@ pub fn read_apps_file(
             Some(base) => parse_base_url(&base).map_err(|e| named(&appid, "api_base", e))?,
             None => platform.default_api_base().to_owned(),
         };
+        let redirect_uris = match (platform.needs_state(), app.redirect_uris) {
+            (true, Some(uris)) if !uris.is_empty() => uris
+                .iter()
+                .map(|uri| RedirectRule::parse(uri))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| named(&appid, "redirect_uris", e))?,
+            (true, _) => {
+                return Err(named(
+                    &appid,
+                    "redirect_uris",
+                    format!(
+                        "is missing: a {platform} app lists the URLs its login page may be sent back to"
+                    ),
+                ));
+            }
+            (false, None) => Vec::new(),
+            (false, Some(_)) => {
+                return Err(named(
+                    &appid,
+                    "redirect_uris",
+                    format!("is for wechat_h5 and wechat_web apps, not {platform}"),
+                ));
+            }
+        };
         apps.push(AppConfig {
             platform,
             appid,
             secret,
             api_base,
+            redirect_uris,
         });
     }
     Ok(apps)
@@ -269,6 +296,46 @@ api_base = "http://127.0.0.1:9/"
                 error.message
             );
             assert!(!error.message.contains("hunter2"), "{}", error.message);
+        }
+    }
+
+    #[test]
+    fn web_apps_need_their_redirect_uris_and_only_they_take_them() {
+        let apps = read(
+            "[[app]]\nplatform = \"wechat_h5\"\nappid = \"wxh5\"\nsecret_env = \"S\"\n\
+             redirect_uris = [\"https://shop.example.com/login\"]\n\
+             [[app]]\nplatform = \"wechat_app\"\nappid = \"wxapp\"\nsecret_env = \"S\"\n",
+            &[("S", "x")],
+        )
+        .unwrap();
+        assert_eq!(apps[0].platform, Platform::WechatH5);
+        assert_eq!(apps[0].api_base, "https://api.weixin.qq.com");
+        assert_eq!(apps[0].redirect_uris.len(), 1);
+        assert!(apps[1].redirect_uris.is_empty());
+        for (toml, expected) in [
+            (
+                "platform = \"wechat_web\"\nappid = \"wxweb\"\nsecret_env = \"S\"",
+                "app 1 (wxweb): redirect_uris: is missing",
+            ),
+            (
+                "platform = \"wechat_h5\"\nappid = \"wxh5\"\nsecret_env = \"S\"\nredirect_uris = []",
+                "app 1 (wxh5): redirect_uris: is missing",
+            ),
+            (
+                "platform = \"wechat_h5\"\nappid = \"wxh5\"\nsecret_env = \"S\"\nredirect_uris = [\"shop.example.com/login\"]",
+                "app 1 (wxh5): redirect_uris: \"shop.example.com/login\" is not a URL",
+            ),
+            (
+                "platform = \"wechat\"\nappid = \"wx1\"\nsecret_env = \"S\"\nredirect_uris = [\"https://a.example.com/\"]",
+                "app 1 (wx1): redirect_uris: is for wechat_h5 and wechat_web apps, not wechat",
+            ),
+        ] {
+            let error = read(&format!("[[app]]\n{toml}\n"), &[("S", "x")]).unwrap_err();
+            assert!(
+                error.message.contains(expected),
+                "{expected:?} not in {:?}",
+                error.message
+            );
         }
     }
 

@@ -72,10 +72,14 @@ pub enum LogFormat {
 }
 
 /// The three mini-programs the simulator plays (SPEC section 6).
-pub const SIMULATOR_APPS: [(Platform, &str); 3] = [
+pub const SIMULATOR_APPS: [(Platform, &str); 6] = [
     (Platform::Wechat, SIMULATOR_APPID),
     (Platform::Qq, "1109999999"),
     (Platform::Douyin, "ttsimulator0000000"),
+    // WeChat's web and app logins, one app per surface.
+    (Platform::WechatH5, "wxsimh5000000000"),
+    (Platform::WechatWeb, "wxsimweb000000000"),
+    (Platform::WechatApp, "wxsimapp000000000"),
 ];
 
 /// Whom wxauth talks to for code exchanges, decided once from the settings.
@@ -357,6 +361,7 @@ impl Settings {
                     .wechat_api_base
                     .clone()
                     .unwrap_or_else(|| DEFAULT_API_BASE.to_owned()),
+                redirect_uris: Vec::new(),
             }]),
             (None, Some(_), None) => Err(ConfigError::new(
                 "WECHAT_SECRET",

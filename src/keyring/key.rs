@@ -132,6 +132,7 @@ pub struct KeyGeneration {
     encoding: EncodingKey,
     decoding: DecodingKey,
     sealing: SealingKey,
+    state: super::state_key::StateKey,
     jwk: Jwk,
     /// SHA-256 of the canonical key: equal for the same key however encoded.
     fingerprint: [u8; 32],
@@ -233,6 +234,7 @@ impl KeyGeneration {
             encoding,
             decoding,
             sealing: SealingKey::derive(&canonical),
+            state: super::state_key::StateKey::derive(&canonical),
             fingerprint: sha2::Sha256::digest(&canonical).into(),
             jwk,
         })
@@ -266,6 +268,11 @@ impl KeyGeneration {
     /// The key that seals session_keys into tokens this generation signs.
     pub fn sealing_key(&self) -> &SealingKey {
         &self.sealing
+    }
+
+    /// The key that signs web logins' `state` (`/auth/authorize`).
+    pub fn state_key(&self) -> &super::state_key::StateKey {
+        &self.state
     }
 
     /// Whether `other` holds the same key under the same kid (however its

@@ -16,6 +16,7 @@
 //! - [`key`]: one key file parsed, and what is derived from it;
 //! - [`generate`]: new keys; [`jwks`]: the public JWK Set;
 //! - [`seal`]: the session_key sealing key of a generation;
+//! - [`state_key`]: the key of a generation that signs web logins' `state`;
 //! - [`reload`]: rescans while serving.
 
 mod folder;
@@ -24,6 +25,7 @@ mod jwks;
 mod key;
 mod reload;
 pub mod seal;
+pub mod state_key;
 
 pub use folder::{MAX_KEY_FILE, PIN_FILE, READ_WAIT, default_kid, is_valid_kid, write_new_key};
 pub use generate::generate_pem;

@@ -25,6 +25,9 @@ pub struct AppConfig {
     pub secret: SecretString,
     /// Where its platform's API is called, without a trailing slash.
     pub api_base: String,
+    /// Where the login page of a `wechat_h5` or `wechat_web` app may send
+    /// the browser back to (`/auth/authorize`); empty for the others.
+    pub redirect_uris: Vec<crate::weblogin::RedirectRule>,
 }
 
 impl fmt::Debug for AppConfig {
@@ -34,6 +37,7 @@ impl fmt::Debug for AppConfig {
             .field("appid", &self.appid)
             .field("secret", &"[REDACTED]")
             .field("api_base", &self.api_base)
+            .field("redirect_uris", &self.redirect_uris)
             .finish()
     }
 }
@@ -78,6 +82,11 @@ impl AppClient {
         self.config.platform
     }
 
+    /// Where the app's login page may have the browser sent back to.
+    pub fn redirect_uris(&self) -> &[crate::weblogin::RedirectRule] {
+        &self.config.redirect_uris
+    }
+
     /// Exchanges a login code for the user's session with the app's
     /// platform (one call; only "busy" is retried).
     pub async fn code2session(&self, code: &LoginCode) -> Result<Session, PlatformError> {
@@ -85,6 +94,9 @@ impl AppClient {
             // QQ's API is WeChat's, at another host.
             Platform::Wechat | Platform::Qq => self.jscode2session(code).await,
             Platform::Douyin => self.douyin_jscode2session(code).await,
+            Platform::WechatH5 | Platform::WechatWeb | Platform::WechatApp => {
+                self.oauth2_access_token(code).await
+            }
         }
     }
 

@@ -15,13 +15,14 @@
 //! - [`client`]: one mini-program's client; `code2session` (WeChat and QQ)
 //!   and `douyin` (Douyin's code exchange), `access_token`, `server_api`
 //!   (phone number, session check: WeChat only), `user_data` (decryption,
-//!   every platform).
+//!   every platform), `oauth2` (WeChat's H5, website and app logins).
 
 mod access_token;
 mod client;
 mod code2session;
 mod douyin;
 mod errcode;
+mod oauth2;
 mod server_api;
 mod transport;
 mod user_data;
@@ -46,11 +47,28 @@ pub enum Platform {
     Qq,
     /// Douyin (`tt.login()`): its own API shape.
     Douyin,
+    /// A WeChat official account's H5 pages (web authorization, README
+    /// "One person, every surface"): a code from WeChat's authorize page.
+    #[serde(rename = "wechat_h5")]
+    WechatH5,
+    /// A website app of WeChat's open platform: a code from the QR login.
+    #[serde(rename = "wechat_web")]
+    WechatWeb,
+    /// A mobile app of WeChat's open platform: a code from the app SDK.
+    #[serde(rename = "wechat_app")]
+    WechatApp,
 }
 
 impl Platform {
     /// Every platform.
-    pub const ALL: [Self; 3] = [Self::Wechat, Self::Qq, Self::Douyin];
+    pub const ALL: [Self; 6] = [
+        Self::Wechat,
+        Self::Qq,
+        Self::Douyin,
+        Self::WechatH5,
+        Self::WechatWeb,
+        Self::WechatApp,
+    ];
 
     /// The name used in configuration, tokens (`plat`) and metrics.
     pub fn as_str(self) -> &'static str {
@@ -58,6 +76,9 @@ impl Platform {
             Self::Wechat => "wechat",
             Self::Qq => "qq",
             Self::Douyin => "douyin",
+            Self::WechatH5 => "wechat_h5",
+            Self::WechatWeb => "wechat_web",
+            Self::WechatApp => "wechat_app",
         }
     }
 
@@ -65,6 +86,7 @@ impl Platform {
     pub fn default_api_base(self) -> &'static str {
         match self {
             Self::Wechat => "https://api.weixin.qq.com",
+            Self::WechatH5 | Self::WechatWeb | Self::WechatApp => "https://api.weixin.qq.com",
             Self::Qq => "https://api.q.qq.com",
             Self::Douyin => "https://developer.toutiao.com",
         }
@@ -76,7 +98,29 @@ impl Platform {
             Self::Wechat => "WeChat",
             Self::Qq => "QQ",
             Self::Douyin => "Douyin",
+            Self::WechatH5 => "WeChat H5",
+            Self::WechatWeb => "WeChat website",
+            Self::WechatApp => "WeChat mobile app",
         }
+    }
+}
+
+impl Platform {
+    /// WeChat's web and app logins (README "One person, every surface"):
+    /// a code exchanged at `/sns/oauth2/access_token`, no session_key.
+    pub fn is_web_surface(self) -> bool {
+        matches!(self, Self::WechatH5 | Self::WechatWeb | Self::WechatApp)
+    }
+
+    /// The surfaces whose code comes from a page WeChat redirects back from
+    /// (`/auth/authorize`), so whose login needs a signed `state`.
+    pub fn needs_state(self) -> bool {
+        matches!(self, Self::WechatH5 | Self::WechatWeb)
+    }
+
+    /// Every platform's name, for messages.
+    fn names() -> String {
+        Self::ALL.map(Self::as_str).join(", ")
     }
 }
 
@@ -93,7 +137,7 @@ impl std::str::FromStr for Platform {
         Self::ALL
             .into_iter()
             .find(|platform| platform.as_str() == text)
-            .ok_or_else(|| format!("{text:?} is not a platform: use wechat, qq or douyin"))
+            .ok_or_else(|| format!("{text:?} is not a platform: use {}", Self::names()))
     }
 }
 

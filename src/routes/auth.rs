@@ -6,10 +6,11 @@ use crate::error::ApiError;
 use crate::guard::Authenticated;
 use crate::http::JsonObject;
 use crate::platform::Platform;
+use crate::sessions::Login;
 use crate::token::TokenResponse;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{CACHE_CONTROL, HeaderValue, PRAGMA};
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue, LOCATION, PRAGMA};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +19,13 @@ pub(super) struct LoginRequest {
     code: String,
     #[serde(default)]
     appid: Option<String>,
+    /// The signed state that came back with a web login's code.
+    #[serde(default)]
+    state: Option<String>,
+    /// The redirect_uri the web login started with; checked against the
+    /// state when sent.
+    #[serde(default)]
+    redirect_uri: Option<String>,
 }
 
 /// The app a login was for, as the login metrics label it: a configured
@@ -31,14 +39,62 @@ pub(super) async fn login(
     body: web::Json<JsonObject<LoginRequest>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let LoginRequest { code, appid } = &body.0.0;
+    let LoginRequest {
+        code,
+        appid,
+        state: login_state,
+        redirect_uri,
+    } = &body.0.0;
     let app = state
         .apps
         .resolve(appid.as_deref())
         .map_or_else(|_| String::new(), |app| app.appid().to_owned());
     request.extensions_mut().insert(LoginApp(app));
-    let token = state.sessions.login(code, appid.as_deref()).await?;
+    let token = state
+        .sessions
+        .login_with(&Login {
+            code,
+            appid: appid.as_deref(),
+            state: login_state.as_deref(),
+            redirect_uri: redirect_uri.as_deref(),
+        })
+        .await?;
     Ok(token_response(&token))
+}
+
+/// `GET /auth/authorize?appid&redirect_uri[&scope]`: a web login starts
+/// here; 302 to WeChat's authorize page (H5) or QR page (website) with a
+/// signed `state`.
+pub(super) async fn authorize(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut appid = None;
+    let mut redirect_uri = None;
+    let mut scope = None;
+    for (name, value) in url::form_urlencoded::parse(request.query_string().as_bytes()) {
+        let slot = match name.as_ref() {
+            "appid" => &mut appid,
+            "redirect_uri" => &mut redirect_uri,
+            "scope" => &mut scope,
+            _ => continue,
+        };
+        if slot.replace(value).is_some() {
+            return Err(ApiError::InvalidRequest(format!("{name} is given twice")));
+        }
+    }
+    let redirect_uri = redirect_uri
+        .filter(|uri| !uri.is_empty())
+        .ok_or_else(|| ApiError::InvalidRequest("redirect_uri is missing".into()))?;
+    let location = state.sessions.authorize(
+        appid.as_deref().filter(|id| !id.is_empty()),
+        &redirect_uri,
+        scope.as_deref(),
+    )?;
+    Ok(HttpResponse::Found()
+        .insert_header((LOCATION, location))
+        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .finish())
 }
 
 /// `POST /auth/refresh` (Bearer): the same login in a new token.

@@ -3,6 +3,7 @@
 //! [`crate::error`] only.
 
 mod auth;
+pub mod cors;
 pub use auth::{count_login, is_login};
 mod health;
 mod jwks;
@@ -59,6 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/auth")
             .app_data(json_config(AUTH_BODY_LIMIT))
             .service(resource("/login", "POST").route(web::post().to(auth::login)))
+            .service(resource("/authorize", "GET").route(web::get().to(auth::authorize)))
             .service(resource("/refresh", "POST").route(web::post().to(auth::refresh)))
             .service(resource("/me", "GET, HEAD").route(get_or_head().to(auth::me)))
             .service(resource("/check", "GET, HEAD").route(get_or_head().to(auth::check))),

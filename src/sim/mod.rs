@@ -3,6 +3,8 @@
 //!
 //! - [`miniprogram`]: what the mini-program does: `wx.login()` (a code),
 //!   the `getPhoneNumber` button, the encrypted user data it is handed;
+//! - [`web`]: WeChat's web and app logins: the authorize page and the
+//!   `/sns/oauth2/access_token` exchange;
 //! - [`platform`]: the platforms' server APIs, each in its own shape
 //!   (WeChat's and QQ's `jscode2session` with errcodes, Douyin's JSON body
 //!   with `err_no`), which wxauth reaches through the very clients it uses
@@ -18,8 +20,10 @@
 mod miniprogram;
 mod platform;
 mod routes;
+mod web;
 
 pub use routes::{BODY_LIMITS, configure};
+pub use web::redirect_rules;
 
 use crate::clock::SharedClock;
 use crate::config::{SIMULATOR_APPID, SIMULATOR_APPS};
@@ -67,6 +71,8 @@ struct State {
     /// openid -> app user, for the APIs that name users by openid.
     users: HashMap<String, AppUser>,
     access_token: Option<AccessToken>,
+    /// Web login codes given with `scope=snsapi_base` (no unionid), and when.
+    base_scope_codes: HashMap<String, i64>,
 }
 
 /// The simulator's state.
@@ -174,10 +180,13 @@ pub fn app_openid(appid: &str, user: &str) -> String {
     }
 }
 
-/// The user's unionid on `platform` (the same across a platform's apps).
+/// The user's unionid on `platform` (the same across a platform's apps;
+/// WeChat's web and app logins share the WeChat mini-program's).
 pub fn unionid_of(platform: Platform, user: &str) -> String {
     match platform {
-        Platform::Wechat => derived_id("unionid", user),
+        Platform::Wechat | Platform::WechatH5 | Platform::WechatWeb | Platform::WechatApp => {
+            derived_id("unionid", user)
+        }
         other => derived_id("unionid", &format!("{other}:{user}")),
     }
 }

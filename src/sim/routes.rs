@@ -30,7 +30,7 @@ struct Encrypt {
 
 /// 1 to 64 characters (not bytes), none of them a control character (C0,
 /// DEL or C1), as the OpenAPI document says.
-fn check_user(user: &str) -> Result<&str, ApiError> {
+pub(super) fn check_user(user: &str) -> Result<&str, ApiError> {
     if user.is_empty() || user.chars().count() > 64 || user.chars().any(char::is_control) {
         return Err(ApiError::InvalidRequest(
             "`user` must be 1 to 64 characters without control characters".into(),
@@ -121,6 +121,42 @@ async fn checksession(
     wechat_answer(&sim.check_session(&query))
 }
 
+/// WeChat's authorize page for H5 logins.
+async fn h5_authorize(
+    query: web::Query<HashMap<String, String>>,
+    sim: web::Data<Simulator>,
+) -> Result<HttpResponse, ApiError> {
+    authorized(sim.authorize(Platform::WechatH5, &query)?)
+}
+
+/// WeChat's QR login page for websites.
+async fn qrconnect(
+    query: web::Query<HashMap<String, String>>,
+    sim: web::Data<Simulator>,
+) -> Result<HttpResponse, ApiError> {
+    authorized(sim.authorize(Platform::WechatWeb, &query)?)
+}
+
+fn authorized(answer: super::web::Authorized) -> Result<HttpResponse, ApiError> {
+    Ok(match answer {
+        super::web::Authorized::Page(html) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(html),
+        super::web::Authorized::Redirect(location) => HttpResponse::Found()
+            .insert_header(("Location", location))
+            .insert_header(("Cache-Control", "no-store"))
+            .finish(),
+    })
+}
+
+async fn oauth2_access_token(
+    query: web::Query<HashMap<String, String>>,
+    sim: web::Data<Simulator>,
+) -> HttpResponse {
+    wechat_answer(&sim.oauth2_access_token(&query))
+}
+
 /// The simulator's routes whose body may be larger than
 /// [`AUTH_BODY_LIMIT`], for the edge.
 pub const BODY_LIMITS: &[(&str, usize)] = &[("/sim/encrypt", DECRYPT_BODY_LIMIT)];
@@ -149,6 +185,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(
                 resource("/wxa/checksession", "GET, HEAD").route(get_or_head().to(checksession)),
+            )
+            .service(
+                resource("/connect/oauth2/authorize", "GET, HEAD")
+                    .route(get_or_head().to(h5_authorize)),
+            )
+            .service(resource("/connect/qrconnect", "GET, HEAD").route(get_or_head().to(qrconnect)))
+            .service(
+                resource("/sns/oauth2/access_token", "GET, HEAD")
+                    .route(get_or_head().to(oauth2_access_token)),
             )
             .service(
                 resource("/qq/sns/jscode2session", "GET, HEAD")

@@ -122,11 +122,19 @@ impl VerifiedToken {
     }
 
     /// Opens the sealed session_key. Only wxauth (holding the key file) can.
+    /// A token without one (a WeChat web or app login) does not open.
     pub fn session_key(&self) -> Result<SessionKey, Rejection> {
+        let sealed = self.claims.sk.as_deref().ok_or(Rejection::Unseal)?;
         self.key
             .sealing_key()
-            .unseal(&self.claims.sub, self.key.kid(), &self.claims.sk)
+            .unseal(&self.claims.sub, self.key.kid(), sealed)
             .map_err(|_| Rejection::Unseal)
+    }
+
+    /// Whether the token carries a sealed session_key at all (WeChat's web
+    /// and app logins have none).
+    pub fn has_session_key(&self) -> bool {
+        self.claims.sk.is_some()
     }
 }
 
@@ -372,7 +380,7 @@ mod tests {
             platform: crate::platform::Platform::Wechat,
             openid: openid.as_str(),
             unionid: None,
-            session_key: &session_key,
+            session_key: Some(&session_key),
             auth_time: 0,
         };
         issuer.issue(&ring, &subject).unwrap().access_token

@@ -29,4 +29,5 @@ mod rotation;
 mod simulator;
 mod startup;
 mod token;
+mod web_login;
 mod wx;
