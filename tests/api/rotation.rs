@@ -306,11 +306,15 @@ async fn three_rotations_under_concurrent_traffic_fail_no_request() {
     std::fs::write(keys.path().join(PIN_FILE), FIRST_KID).unwrap();
     let wechat = MockServer::start().await;
     any_code_logs_in().mount(&wechat).await;
-    let a = spawn_app_on(wechat, keys.clone(), &[]).await;
+    // Six clients share one loopback address: the per-client rate limit
+    // would answer 429 whenever a slow machine stretches the run, and this
+    // test is about rotation, not the limiter.
+    let unlimited = ("WXAUTH_CLIENT_RATE", "0");
+    let a = spawn_app_on(wechat, keys.clone(), &[unlimited]).await;
     let b = spawn_app_on(
         MockServer::start().await,
         keys.clone(),
-        &[("WECHAT_API_BASE", &a.wechat.uri())],
+        &[("WECHAT_API_BASE", &a.wechat.uri()), unlimited],
     )
     .await;
     let replicas = Arc::new([a.address.clone(), b.address.clone()]);

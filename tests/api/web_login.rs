@@ -3,7 +3,12 @@
 //! exchanging its code at `/sns/oauth2/access_token`; `/auth/authorize` with
 //! a signed state and no open redirect; one unionid with the mini-program.
 
-use crate::helpers::*;
+use crate::helpers::{APPID, SECRET, START, TOKEN_TTL, UNIONID};
+use crate::helpers::{
+    app::SIMULATOR_MODE, app::TestApp, app::assert_problem, app::assert_rejected,
+    app::issued_token, app::key_folder, app::spawn_app_on, app::spawn_app_with,
+    app::spawn_simulator, fakes::wechat_says, revocations::RevocationFile, tokens::decode_parts,
+};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use wiremock::matchers::{method, path, query_param};
