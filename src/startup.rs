@@ -143,6 +143,7 @@ impl Application {
             .with_revocations(revocations),
             apps,
             metrics,
+            public_url: settings.public_url.clone(),
         });
         let mut limits = routes::BODY_LIMITS.to_vec();
         if simulator.is_some() {

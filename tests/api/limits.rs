@@ -107,6 +107,7 @@ async fn openapi_json_is_the_committed_document_and_documents_every_route() {
         "/auth/refresh",
         "/auth/me",
         "/auth/check",
+        "/auth/verify",
         "/wx/decrypt",
         "/wx/phone",
         "/.well-known/jwks.json",
