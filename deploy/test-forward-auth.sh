@@ -182,6 +182,15 @@ checks() {
   check "$g: a token without a unionid: the client's own X-Auth-Unionid never reaches the backend" \
     test "$STATUS|$(seen X-Auth-Subject)|$(seen X-Auth-Unionid)" = "200|oNoUnionid000000000000000|"
 
+  # Spellings with underscores, which CGI-style header names (WSGI, PHP)
+  # read as the real ones.
+  req "$G/api/orders" -H "Authorization: Bearer $NO_UNIONID_TOKEN" \
+    -H 'X_Auth_Subject: oSomeoneElse' -H 'X-Auth_Appid: wxsomeoneelse00000' \
+    -H 'x_auth-platform: qq' -H 'X_AUTH_UNIONID: uSomeoneElse'
+  check "$g: underscore spellings of the identity headers never reach the backend" \
+    test "$STATUS $(python3 -c 'import json,sys
+print(sorted(n for n, v in json.load(open(sys.argv[1]))["headers"] if "_" in n))' "$T/body")" = "200 []"
+
   before=$(hits)
   "${CURL[@]}" -D "$T/head" -o "$T/body" "$G/api/orders" -H 'X-Auth-Subject: oSomeoneElse'
   STATUS=$(head -n1 "$T/head" | cut -d' ' -f2)
@@ -234,10 +243,6 @@ CONF
   wait_for 10 nginx_up || die "nginx did not come up"
   checks nginx "http://127.0.0.1:$NGINX_PORT"
 
-  req "http://127.0.0.1:$NGINX_PORT/api/orders" -H "Authorization: Bearer $TOKEN" \
-    -H 'X_Auth_Subject: oSomeoneElse'
-  check "nginx: an underscore spelling (X_Auth_Subject) never reaches the backend" \
-    test "$STATUS $(seen X_Auth_Subject)" = "200 "
 fi
 
 # --- Caddy ------------------------------------------------------------------------
