@@ -1,4 +1,4 @@
-# The production image of wxauth (SPEC section 11).
+# The production image of wxauth (README.md, "Run it in a container").
 #
 #   docker build -t wxauth .            # or: podman build --format docker -t wxauth .
 #   docker run -e WXAUTH_SIMULATOR=on -p 8080:8080 wxauth

@@ -28,9 +28,10 @@
 #
 # Needs root (apt-get, podman), a Rust toolchain installed with rustup, and
 # Debian's mirror. It installs podman, runc, mmdebstrap, curl and python3
-# when missing. podman runs with runc and cgroupfs and no default ulimits (see
-# ../shared/FIELD-NOTES.md), from a containers.conf of its own (CONTAINERS_CONF)
-# so the system's is never touched. Containers bind loopback only and are
+# when missing. podman runs with runc and cgroupfs and no default ulimits
+# (podman 4.3 in a container without systemd needs all three), from a
+# containers.conf of its own (CONTAINERS_CONF) so the system's is never
+# touched. Containers bind loopback only and are
 # removed on every exit. Ends with `N passed, M failed`; exit 0 only when M is 0.
 #
 # Options (environment): WXAUTH_IMAGE (tag, default localhost/wxauth:test),
