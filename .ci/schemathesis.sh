@@ -27,7 +27,10 @@ trap cleanup EXIT
 # the limit on most answers would be 429 `rate_limited` (documented in the
 # OpenAPI document, with Retry-After) and the run would test the limiter
 # instead of the routes. tests/api/edge.rs and tests/api/apps/ test it.
-(cd "$WORK" && exec env -i PATH="$PATH" WXAUTH_BIND=127.0.0.1:0 WXAUTH_CLIENT_RATE=0 RUST_LOG=info "$BIN" serve >"$LOG" 2>&1) &
+# WXAUTH_PUBLIC_URL serves the discovery document (else a 404), so it is tested
+# too; it names the server as configured, whatever address it listens on.
+(cd "$WORK" && exec env -i PATH="$PATH" WXAUTH_BIND=127.0.0.1:0 WXAUTH_CLIENT_RATE=0 \
+  WXAUTH_PUBLIC_URL=https://auth.example.com RUST_LOG=info "$BIN" serve >"$LOG" 2>&1) &
 PID=$!
 for _ in $(seq 1 300); do
   BASE=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$LOG" | head -n1)

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # deploy/test-image.sh: build the top-level Dockerfile with podman and run the
-# image: non-root, its HEALTHCHECK, a login in production mode against a fake
-# WeChat, a login in simulator mode (WXAUTH_SIMULATOR=on, published port), and
-# no configuration at all refused with a reason.
+# image: at most 20 MB, nothing in it but the static binary and the files it
+# reads (no shell), non-root, its HEALTHCHECK, a login in production mode
+# against a fake WeChat reached by name (/etc/hosts, then DNS), a login in
+# simulator mode (WXAUTH_SIMULATOR=on, published port), and no configuration
+# at all refused with a reason.
 #
 #   bash deploy/test-image.sh                # build (cached), then test
 #   bash deploy/test-image.sh --build-only   # build only (deploy/test-compose.sh)
 #
-# No image registry is reachable from CI, so `FROM rust:...` and `FROM
-# debian:...` cannot be pulled. This script makes the two base images locally
-# (cached: made once per machine, skipped when present) and passes them as the
-# Dockerfile's build arguments; the Dockerfile itself runs unchanged, both
-# stages, `cargo build --release --locked` included:
+# No image registry is reachable from CI, so `FROM rust:...` cannot be pulled
+# (the runtime stage is `scratch`, which needs none). This script makes the
+# builder's base image locally (cached: made once per machine, skipped when
+# present) and passes it as the Dockerfile's build argument; the Dockerfile
+# itself runs unchanged, both stages, `cargo build --release --locked`
+# included:
 #   localhost/debian:bookworm-slim       mmdebstrap (minbase, ca-certificates,
 #                                        docs and locales left out as the
 #                                        official slim image does)
@@ -25,9 +28,10 @@
 #
 # Needs root (apt-get, podman), a Rust toolchain installed with rustup, and
 # Debian's mirror. It installs podman, runc, mmdebstrap, curl and python3
-# when missing. podman runs with runc and cgroupfs and no default ulimits (see
-# ../shared/FIELD-NOTES.md), from a containers.conf of its own (CONTAINERS_CONF)
-# so the system's is never touched. Containers bind loopback only and are
+# when missing. podman runs with runc and cgroupfs and no default ulimits
+# (podman 4.3 in a container without systemd needs all three), from a
+# containers.conf of its own (CONTAINERS_CONF) so the system's is never
+# touched. Containers bind loopback only and are
 # removed on every exit. Ends with `N passed, M failed`; exit 0 only when M is 0.
 #
 # Options (environment): WXAUTH_IMAGE (tag, default localhost/wxauth:test),
@@ -49,6 +53,7 @@ UID_IN_IMAGE=65532
 T=""
 CONTAINERS=()   # names, removed by cleanup
 FAKE_PID=""
+DNS_PID=""
 WATCHDOG=""
 
 say() { printf '\n== %s\n' "$*"; }
@@ -74,6 +79,7 @@ cleanup() {
   # -v: the anonymous volume the image's VOLUME /keys gave each container.
   for c in "${CONTAINERS[@]}"; do podman rm -f -v -t 2 "$c" >/dev/null 2>&1 || true; done
   if [ -n "$FAKE_PID" ]; then kill "$FAKE_PID" 2>/dev/null || true; wait "$FAKE_PID" 2>/dev/null || true; fi
+  if [ -n "$DNS_PID" ]; then kill "$DNS_PID" 2>/dev/null || true; wait "$DNS_PID" 2>/dev/null || true; fi
   if [ -n "$T" ] && [ -d "$T" ]; then
     if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
   fi
@@ -215,7 +221,6 @@ EOF
   set +e
   podman build --format docker --network host \
     --build-arg RUST_IMAGE="$RUST_IMAGE" \
-    --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" \
     -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" 2>&1 | tee "$T/build.log" |
     grep --line-buffered -E 'STEP [0-9]|Using cache|Compiling wxauth|Finished|^wxauth [0-9]'
   rc=${PIPESTATUS[0]}
@@ -255,7 +260,8 @@ running() { [ "$(podman inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = tru
 # --- the image -------------------------------------------------------------------
 say "the image"
 SIZE=$(podman image inspect --format '{{.Size}}' "$IMAGE")
-echo "image $IMAGE: $SIZE bytes ($((SIZE / 1024 / 1024)) MiB; runtime base $RUNTIME_IMAGE: $(($(podman image inspect --format '{{.Size}}' "$RUNTIME_IMAGE") / 1024 / 1024)) MiB)"
+echo "image $IMAGE: $SIZE bytes ($((SIZE / 1024 / 1024)) MiB)"
+check "the image is at most 20 MB ($SIZE bytes)" test "$SIZE" -le 20000000
 podman image inspect "$IMAGE" >"$T/inspect.json"
 python3 - "$T/inspect.json" >"$T/config" <<'PY'
 import json, sys
@@ -279,9 +285,21 @@ check "WXAUTH_BIND=0.0.0.0:8080, WXAUTH_KEYS_DIR=/keys" test "$(cfg bind) $(cfg 
 check "EXPOSE 8080, VOLUME /keys" test "$(cfg ports) $(cfg volumes)" = "8080/tcp /keys"
 check "HEALTHCHECK runs wxauth healthcheck, no shell ($(cfg healthcheck))" \
   test "$(cfg healthcheck)" = "CMD wxauth healthcheck"
-check "no shell tools needed: no curl or wget in the image" \
-  podman run --rm --no-healthcheck --network none --entrypoint /bin/sh "$IMAGE" -c \
-  '! command -v curl && ! command -v wget' >/dev/null
+no_shell() {
+  ! podman run --rm --no-healthcheck --network none --entrypoint /bin/sh "$IMAGE" -c true >/dev/null 2>&1
+}
+check "no shell in the image: /bin/sh does not run" no_shell
+# Every file in the image: the binary and what it reads, nothing a shell
+# could use.
+LISTING=$NAME_PREFIX-listing
+CONTAINERS+=("$LISTING")
+podman create --name "$LISTING" "$IMAGE" >/dev/null
+podman export "$LISTING" | tar -t | grep -v '/$' | sort >"$T/files"
+EXPECTED="etc/group etc/nsswitch.conf etc/passwd etc/ssl/certs/ca-certificates.crt usr/local/bin/wxauth"
+check "the image holds the binary, CA certificates, passwd, group and nsswitch.conf only: $(tr '\n' ' ' <"$T/files")" \
+  test "$(grep -v -e '^dev/' -e '^proc/' -e '^sys/' "$T/files" | tr '\n' ' ' | sed 's/ $//')" = "$EXPECTED"
+check "the binary is static (no ELF interpreter, no shared libraries)" \
+  sh -c "podman cp $LISTING:/usr/local/bin/wxauth '$T/wxauth' && ! readelf -l '$T/wxauth' | grep -q 'Requesting program interpreter' && ! readelf -d '$T/wxauth' | grep -q NEEDED"
 
 # --- no configuration: refused, with the reason ------------------------------------
 say "no configuration at all"
@@ -311,8 +329,8 @@ PID=$(podman inspect -f '{{.State.Pid}}' "$SIM")
 HOST_UID=$(awk '/^Uid:/ {print $2}' "/proc/$PID/status")
 check "the server process runs as uid $HOST_UID (seen from the host), not 0" \
   test "$HOST_UID" = "$UID_IN_IMAGE"
-check "id -u in the container: $(podman exec "$SIM" id -u 2>/dev/null)" \
-  test "$(podman exec "$SIM" id -u 2>/dev/null)" = "$UID_IN_IMAGE"
+check "and gid $UID_IN_IMAGE" \
+  test "$(awk '/^Gid:/ {print $2}' "/proc/$PID/status")" = "$UID_IN_IMAGE"
 check "podman healthcheck run: healthy" podman healthcheck run "$SIM"
 check "it logs a warning that anyone who reaches the port can log in" \
   wait_for 5 sh -c "podman logs '$SIM' 2>&1 | grep -i 'warn' | grep -qi 'simulator'"
@@ -325,8 +343,9 @@ check "POST /auth/login with it: 200 and a token" test "$STATUS" = 200 -a -n "$S
 req "$S/auth/me" -H "Authorization: Bearer $STOK"
 SOPENID=$(json "$T/body" openid)
 check "GET /auth/me: 200 with alice's openid" test "$STATUS" = 200 -a -n "$SOPENID"
+SIM_KEYS=$(podman inspect -f '{{range .Mounts}}{{if eq .Destination "/keys"}}{{.Source}}{{end}}{{end}}' "$SIM")
 check "the development key was written to /keys as uid $UID_IN_IMAGE" \
-  sh -c "podman exec '$SIM' sh -c 'ls -n /keys/*.pem' | awk '{print \$3}' | grep -qx $UID_IN_IMAGE"
+  sh -c "stat -c %u '$SIM_KEYS'/*.pem | grep -qx $UID_IN_IMAGE"
 
 # --- production mode: a fake WeChat on the host, keys from the host -----------------
 say "production mode (fake WeChat on the host, keys mounted read-only)"
@@ -379,10 +398,11 @@ check "wxauth keygen in the image wrote $KID.pem (mode 0600, uid $UID_IN_IMAGE)"
 PPORT=$(free_port)
 PROD=$NAME_PREFIX-prod
 # Host network: the fake listens on the host's loopback; wxauth binds loopback
-# too. JSON logs, as a log platform reads them.
-run prod --network host -v "$KEYS:/keys:ro" \
+# too. The fake is reached by name, as WeChat is: the static binary resolves
+# it through /etc/hosts (--add-host). JSON logs, as a log platform reads them.
+run prod --network host --add-host "wechat.test:127.0.0.1" -v "$KEYS:/keys:ro" \
   -e WXAUTH_BIND="127.0.0.1:$PPORT" -e WECHAT_APPID="$APPID" -e WECHAT_SECRET="$SECRET" \
-  -e WECHAT_API_BASE="http://127.0.0.1:$FPORT" -e WXAUTH_LOG_FORMAT=json -e RUST_LOG=info \
+  -e WECHAT_API_BASE="http://wechat.test:$FPORT" -e WXAUTH_LOG_FORMAT=json -e RUST_LOG=info \
   --read-only --cap-drop ALL --security-opt no-new-privileges "$IMAGE" ||
   die "podman run (production)"
 P=http://127.0.0.1:$PPORT
@@ -401,7 +421,7 @@ req "$P/sim/login" -X POST -H 'Content-Type: application/json' -d '{"user":"alic
 check "no simulator in production mode (/sim/login: 404)" test "$STATUS" = 404
 req -X POST "$P/auth/login" -H 'Content-Type: application/json' -d '{"code":"bob-0001"}'
 PTOK=$(json "$T/body" access_token)
-check "POST /auth/login: 200 and a token, the code exchanged with the fake WeChat" \
+check "POST /auth/login: 200 and a token, the code exchanged with the fake WeChat (by name, /etc/hosts)" \
   test "$STATUS" = 200 -a -n "$PTOK" -a "$(grep -c '^/sns/jscode2session ok' "$T/fake.log")" -ge 1
 req "$P/auth/me" -H "Authorization: Bearer $PTOK"
 check "GET /auth/me: 200, bob's openid from the fake" \
@@ -436,6 +456,40 @@ check "WXAUTH_LOG_FORMAT=json: all ${nlines:-0} log lines are JSON with ts, leve
 check "the access log has the logins (method, path, status): ${naccess:-0}" test "${naccess:-0}" -ge 2
 check "no token, app secret or code in the logs" \
   not grep -qF -e "${PTOK##*.}" -e "$SECRET" -e "bob-0001" "$T/prod.log"
+
+# --- DNS: a name only a DNS server knows ------------------------------------------
+say "DNS from the static binary (a DNS server on 127.0.0.77:53, --dns)"
+cat >"$T/dns.py" <<'PY'
+# Answers every A query with 127.0.0.1 and nothing else; logs each query.
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.77", 53))
+while True:
+    q, peer = s.recvfrom(512)
+    end = 12
+    while q[end] != 0:
+        end += q[end] + 1
+    qtype = struct.unpack(">H", q[end + 1:end + 3])[0]
+    a = b""
+    if qtype == 1:
+        a = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton("127.0.0.1")
+    s.sendto(q[:2] + struct.pack(">HHHHH", 0x8180, 1, 1 if a else 0, 0, 0) + q[12:end + 5] + a, peer)
+    sys.stderr.write("query %d\n" % qtype)
+    sys.stderr.flush()
+PY
+python3 "$T/dns.py" 2>"$T/dns.log" &
+DNS_PID=$!
+DPORT=$(free_port)
+run dns --network host --dns 127.0.0.77 -v "$KEYS:/keys:ro" \
+  -e WXAUTH_BIND="127.0.0.1:$DPORT" -e WECHAT_APPID="$APPID" -e WECHAT_SECRET="$SECRET" \
+  -e WECHAT_API_BASE="http://wechat.dns.test:$FPORT" --read-only --cap-drop ALL "$IMAGE" ||
+  die "podman run (dns)"
+dns_up() { running "$NAME_PREFIX-dns" && [ "$("${CURL[@]}" -o /dev/null -w '%{http_code}' "http://127.0.0.1:$DPORT/readyz")" = 200 ]; }
+wait_for 30 dns_up || die "the dns container did not become ready"
+req -X POST "http://127.0.0.1:$DPORT/auth/login" -H 'Content-Type: application/json' -d '{"code":"carol-0001"}'
+check "a login whose WeChat only DNS can name: 200 (the static binary asked the DNS server: $(grep -c '^query 1$' "$T/dns.log") A queries)" \
+  test "$STATUS" = 200 -a "$(grep -c '^query 1$' "$T/dns.log")" -ge 1
+kill "$DNS_PID" 2>/dev/null || true
 
 summary
 [ "$FAILED" -eq 0 ]

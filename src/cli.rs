@@ -45,6 +45,11 @@ pub enum Command {
         /// newer keys sort later and sign.
         #[arg(long)]
         kid: Option<String>,
+        /// Write nothing (and exit 0) when the folder already holds a key
+        /// file: a first-start job that needs no shell (the container
+        /// image has none).
+        #[arg(long)]
+        if_none: bool,
     },
     /// List the keys: kid, alg, whether it signs, file.
     Keys {
@@ -203,7 +208,22 @@ pub fn init_logging() -> Result<(), String> {
 pub async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Serve(settings) => serve(*settings).await,
-        Command::Keygen { alg, folder, kid } => keygen(alg, &folder, kid),
+        Command::Keygen {
+            alg,
+            folder,
+            kid,
+            if_none,
+        } => {
+            if if_none && holds_a_key(&folder.dir) {
+                eprintln!(
+                    "{} holds a key already: nothing written",
+                    folder.dir.display()
+                );
+                Ok(0)
+            } else {
+                keygen(alg, &folder, kid)
+            }
+        }
         Command::Keys { keys } => list_keys(&keys),
         Command::Inspect { token, settings } => inspect(&token, &settings),
         Command::Healthcheck { listen } => healthcheck(&listen).await,
@@ -259,6 +279,15 @@ async fn serve(settings: Settings) -> Result<i32, String> {
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
     log::info!("wxauth stopped");
     Ok(0)
+}
+
+/// Whether `dir` holds a key file (`*.pem`), loadable or not.
+fn holds_a_key(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|entry| entry.path().extension().is_some_and(|ext| ext == "pem"))
+    })
 }
 
 fn keygen(alg: KeyAlg, folder: &KeyFolder, kid: Option<String>) -> Result<i32, String> {

@@ -149,6 +149,7 @@ impl Application {
             }),
             apps,
             metrics,
+            public_url: settings.public_url.clone(),
         });
         let mut limits = routes::BODY_LIMITS.to_vec();
         if simulator.is_some() {

@@ -26,6 +26,8 @@ pub const SIMULATOR_APPID: &str = "wxsimulator0000000";
 pub const SIMULATOR_SECRET: &str = "simulator-secret";
 /// `WXAUTH_BIND`'s default.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// `WXAUTH_ISSUER`'s default when `WXAUTH_PUBLIC_URL` is unset.
+pub const DEFAULT_ISSUER: &str = "wxauth";
 /// WeChat's API host.
 pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
 
@@ -156,8 +158,15 @@ pub struct Settings {
 
     /// The `iss` claim of issued tokens, and the one required of presented
     /// ones.
-    #[arg(long, env = "WXAUTH_ISSUER", default_value = "wxauth", value_parser = parse_issuer, value_name = "ISS")]
+    #[arg(long, env = "WXAUTH_ISSUER", default_value = DEFAULT_ISSUER, value_parser = parse_issuer, value_name = "ISS")]
     pub issuer: String,
+
+    /// The URL clients and services reach this server at
+    /// (`https://auth.example.com`): serves the discovery document at
+    /// /.well-known/openid-configuration and is then the default
+    /// WXAUTH_ISSUER.
+    #[arg(long, env = "WXAUTH_PUBLIC_URL", value_parser = parse_base_url, value_name = "URL")]
+    pub public_url: Option<String>,
 
     /// Token lifetime, seconds (60 to 86400).
     #[arg(long, env = "WXAUTH_TOKEN_TTL", default_value_t = 7200, value_parser = seconds(60, 86_400), value_name = "SECONDS")]
@@ -329,12 +338,41 @@ impl Settings {
     pub fn resolve(&mut self, lookup: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         self.apps = self.configured_apps(lookup)?;
         self.mode()?;
+        self.issuer_from_public_url(lookup)?;
         if self.session_max_age < self.token_ttl {
             return Err(ConfigError::new(
                 "WXAUTH_SESSION_MAX_AGE",
                 format!(
                     "{} is shorter than WXAUTH_TOKEN_TTL ({})",
                     self.session_max_age, self.token_ttl
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// With `WXAUTH_PUBLIC_URL` set, the discovery document names it as the
+    /// issuer, and a service configured from that document requires it as
+    /// `iss` (OpenID Connect Discovery 1.0 section 4.3): so it is the default
+    /// `iss`, and another `WXAUTH_ISSUER` is refused.
+    fn issuer_from_public_url(
+        &mut self,
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let Some(url) = &self.public_url else {
+            return Ok(());
+        };
+        let issuer_set = lookup("WXAUTH_ISSUER").is_some_and(|value| !value.trim().is_empty());
+        if !issuer_set && self.issuer == DEFAULT_ISSUER {
+            self.issuer.clone_from(url);
+        } else if self.issuer != *url {
+            return Err(ConfigError::new(
+                "WXAUTH_ISSUER",
+                format!(
+                    "{:?} differs from WXAUTH_PUBLIC_URL ({url}), the issuer the discovery document \
+                     names: services configured from it would refuse every token. Leave WXAUTH_ISSUER \
+                     unset (it defaults to the public URL), or set it to the public URL",
+                    self.issuer
                 ),
             ));
         }
@@ -709,10 +747,36 @@ mod tests {
             ("WXAUTH_CLIENT_RATE", "-5"),
             ("WXAUTH_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("WXAUTH_KEY_ACTIVATION_DELAY", "soon"),
+            ("WXAUTH_PUBLIC_URL", "auth.example.com"),
+            ("WXAUTH_PUBLIC_URL", "https://auth.example.com/?x=1"),
         ] {
             let e = settings(&[(name, value)]).unwrap_err();
             assert_eq!(e.variable, name, "{name}={value:?}");
             assert!(e.to_string().starts_with(name));
+        }
+    }
+
+    #[test]
+    fn the_public_url_is_the_default_issuer_and_no_other_issuer_goes_with_it() {
+        let s = settings(&[]).unwrap();
+        assert_eq!((s.issuer.as_str(), s.public_url), (DEFAULT_ISSUER, None));
+        let s = settings(&[("WXAUTH_PUBLIC_URL", "https://auth.example.com/")]).unwrap();
+        assert_eq!(s.public_url.as_deref(), Some("https://auth.example.com"));
+        assert_eq!(s.issuer, "https://auth.example.com");
+        let s = settings(&[
+            ("WXAUTH_PUBLIC_URL", "https://auth.example.com"),
+            ("WXAUTH_ISSUER", "https://auth.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(s.issuer, "https://auth.example.com");
+        for issuer in ["wxauth", "https://other.example.com"] {
+            let e = settings(&[
+                ("WXAUTH_PUBLIC_URL", "https://auth.example.com"),
+                ("WXAUTH_ISSUER", issuer),
+            ])
+            .unwrap_err();
+            assert_eq!(e.variable, "WXAUTH_ISSUER", "{issuer}");
+            assert!(e.message.contains("WXAUTH_PUBLIC_URL"), "{}", e.message);
         }
     }
 
@@ -747,6 +811,7 @@ mod tests {
             "WXAUTH_KEY_ACTIVATION_DELAY",
             "WXAUTH_REVOCATIONS_FILE",
             "WXAUTH_ISSUER",
+            "WXAUTH_PUBLIC_URL",
             "WXAUTH_TOKEN_TTL",
             "WXAUTH_SESSION_MAX_AGE",
             "WXAUTH_LEEWAY",

@@ -5,10 +5,12 @@
 mod auth;
 pub mod cors;
 pub use auth::{count_login, is_login};
+mod discovery;
 mod health;
 mod jwks;
 mod metrics;
 pub mod openapi;
+pub mod verify;
 mod wx;
 
 use crate::apps::Apps;
@@ -30,6 +32,8 @@ pub struct AppState {
     pub apps: Arc<Apps>,
     /// The process's metrics.
     pub metrics: crate::metrics::Metrics,
+    /// `WXAUTH_PUBLIC_URL`: the discovery document is served when set.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -63,7 +67,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/authorize", "GET").route(web::get().to(auth::authorize)))
             .service(resource("/refresh", "POST").route(web::post().to(auth::refresh)))
             .service(resource("/me", "GET, HEAD").route(get_or_head().to(auth::me)))
-            .service(resource("/check", "GET, HEAD").route(get_or_head().to(auth::check))),
+            .service(resource("/check", "GET, HEAD").route(get_or_head().to(auth::check)))
+            .service(resource("/verify", "GET, HEAD").route(get_or_head().to(verify::verify))),
     )
     .service(
         web::scope("/wx")
@@ -79,6 +84,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ),
     )
     .service(resource("/.well-known/jwks.json", "GET, HEAD").route(get_or_head().to(jwks::jwks)))
+    .service(
+        resource("/.well-known/openid-configuration", "GET, HEAD")
+            .route(get_or_head().to(discovery::openid_configuration)),
+    )
     .service(resource("/healthz", "GET, HEAD").route(get_or_head().to(health::healthz)))
     .service(resource("/readyz", "GET, HEAD").route(get_or_head().to(health::readyz)))
     .service(resource("/metrics", "GET, HEAD").route(get_or_head().to(metrics::metrics)))

@@ -68,6 +68,28 @@ fn keygen_refuses_a_bad_kid_and_an_existing_file() {
 }
 
 #[test]
+fn keygen_if_none_writes_the_first_key_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["keygen", "--dir", "k", "--kid", "first", "--if-none"];
+
+    let (first, stdout, _) = run_wxauth(dir.path(), &[], &args);
+    let (again, stdout_again, stderr) = run_wxauth(
+        dir.path(),
+        &[],
+        &["keygen", "--dir", "k", "--kid", "second", "--if-none"],
+    );
+
+    assert_eq!((first, stdout.trim()), (0, "first"));
+    assert_eq!((again, stdout_again.as_str()), (0, ""));
+    assert!(stderr.contains("nothing written"), "{stderr}");
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("k"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(files, ["first.pem"]);
+}
+
+#[test]
 fn keys_lists_kid_alg_role_and_file() {
     let dir = tempfile::tempdir().unwrap();
     for (kid, alg) in [("a1", "eddsa"), ("b2", "rs256")] {

@@ -2,7 +2,7 @@
 
 use crate::helpers::{
     FIRST_KID,
-    app::{TestApp, assert_problem, spawn_app, spawn_simulator},
+    app::{SIMULATOR_MODE, TestApp, assert_problem, spawn_app, spawn_app_with, spawn_simulator},
 };
 use serde_json::json;
 
@@ -146,8 +146,11 @@ async fn allowed_methods(app: &TestApp, path: &str) -> Option<std::collections::
 
 #[tokio::test]
 async fn openapi_json_documents_every_route_with_its_methods_and_nothing_else() {
-    // Arrange: the simulator mounts every route there is.
-    let app = spawn_simulator().await;
+    // Arrange: the simulator with a public URL mounts every route there is
+    // (the discovery document exists only with WXAUTH_PUBLIC_URL).
+    let mut settings = SIMULATOR_MODE.to_vec();
+    settings.push(("WXAUTH_PUBLIC_URL", "https://auth.example.com"));
+    let app = spawn_app_with(&settings).await;
     let readme =
         std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
             .unwrap();
