@@ -42,7 +42,7 @@ fn per_algorithm(c: &mut Criterion) {
             platform: wxauth::platform::Platform::Wechat,
             openid: openid.as_str(),
             unionid: None,
-            session_key: &session_key,
+            session_key: Some(&session_key),
             auth_time: NOW,
         };
         let token = issuer.issue(&keyring, &subject).unwrap().access_token;
@@ -88,7 +88,7 @@ fn per_algorithm(c: &mut Criterion) {
                             platform: wxauth::platform::Platform::Wechat,
                             openid: openid.as_str(),
                             unionid: None,
-                            session_key: &session_key,
+                            session_key: Some(&session_key),
                             auth_time: NOW,
                         };
                         issuer.issue(&keyring, &subject).unwrap().access_token

@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             platform: wxauth::platform::Platform::Wechat,
             openid: openid.as_str(),
             unionid: None,
-            session_key: &session_key,
+            session_key: Some(&session_key),
             auth_time: clock.now(),
         };
         writeln!(out, "{}", issuer.issue(&keyring, &subject)?.access_token)?;

@@ -234,8 +234,15 @@ impl Authenticated {
     }
 
     /// Opens the sealed session_key, on demand only. A seal that does not open
-    /// (moved from another user's token, tampered) is an invalid token.
+    /// (moved from another user's token, tampered) is an invalid token; a
+    /// token without one (a platform that gives none, such as Alipay) is
+    /// `unsupported_platform` for the routes that need it.
     pub fn session_key(&self) -> Result<SessionKey, ApiError> {
+        if self.token.claims.sk.is_none() {
+            return Err(ApiError::UnsupportedPlatform(
+                self.platform().display_name(),
+            ));
+        }
         self.token.session_key().map_err(|reason: Rejection| {
             log::debug!("rejected a bearer token: {reason}");
             ApiError::InvalidToken { token_sent: true }

@@ -99,7 +99,7 @@ impl Sessions {
             platform: app.platform(),
             openid: session.openid.as_str(),
             unionid: session.unionid.as_ref().map(WeChatId::as_str),
-            session_key: &session.session_key,
+            session_key: session.session_key.as_ref(),
             auth_time: self.clock.now(),
         };
         self.issue(&subject)
@@ -116,13 +116,15 @@ impl Sessions {
         if age > self.max_age {
             return Err(SessionError::Expired);
         }
-        let session_key = token.session_key().map_err(|_| SessionError::Unseal)?;
+        let session_key = token
+            .optional_session_key()
+            .map_err(|_| SessionError::Unseal)?;
         let subject = Subject {
             appid: &claims.aud,
             platform: claims.plat,
             openid: &claims.sub,
             unionid: claims.unionid.as_deref(),
-            session_key: &session_key,
+            session_key: session_key.as_ref(),
             auth_time: claims.auth_time,
         };
         self.issue(&subject)

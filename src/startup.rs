@@ -287,6 +287,7 @@ fn simulator_apps(wechat_base: Option<String>, addr: SocketAddr) -> Vec<AppConfi
                     .unwrap_or_else(|| format!("http://{addr}/sim")),
                 other => format!("http://{addr}/sim/{other}"),
             },
+            alipay: crate::sim::alipay_app_keys(*platform),
         })
         .collect()
 }

@@ -45,7 +45,7 @@ fn fixture() -> &'static (TokenVerifier, Vec<String>) {
             platform: wxauth::platform::Platform::Wechat,
             openid: openid.as_str(),
             unionid: None,
-            session_key: &session_key,
+            session_key: Some(&session_key),
             auth_time: NOW,
         };
         let tokens = ["a-ed", "b-ec", "c-rs"]

@@ -71,11 +71,15 @@ pub enum LogFormat {
     Json,
 }
 
-/// The three mini-programs the simulator plays (SPEC section 6).
-pub const SIMULATOR_APPS: [(Platform, &str); 3] = [
+/// The mini-programs the simulator plays, one per platform (README, "Platforms").
+pub const SIMULATOR_APPS: [(Platform, &str); 7] = [
     (Platform::Wechat, SIMULATOR_APPID),
     (Platform::Qq, "1109999999"),
     (Platform::Douyin, "ttsimulator0000000"),
+    (Platform::Alipay, "2021000000000000"),
+    (Platform::Baidu, "bdsimulator0000000"),
+    (Platform::Kuaishou, "kssimulator0000000"),
+    (Platform::Feishu, "clisimulator000000"),
 ];
 
 /// Whom wxauth talks to for code exchanges, decided once from the settings.
@@ -357,6 +361,7 @@ impl Settings {
                     .wechat_api_base
                     .clone()
                     .unwrap_or_else(|| DEFAULT_API_BASE.to_owned()),
+                alipay: None,
             }]),
             (None, Some(_), None) => Err(ConfigError::new(
                 "WECHAT_SECRET",

@@ -25,6 +25,9 @@ pub struct AppConfig {
     pub secret: SecretString,
     /// Where its platform's API is called, without a trailing slash.
     pub api_base: String,
+    /// An Alipay app's keys (its private key, Alipay's public key, its
+    /// content key); `None` for every other platform.
+    pub alipay: Option<Arc<super::AlipayKeys>>,
 }
 
 impl fmt::Debug for AppConfig {
@@ -34,6 +37,7 @@ impl fmt::Debug for AppConfig {
             .field("appid", &self.appid)
             .field("secret", &"[REDACTED]")
             .field("api_base", &self.api_base)
+            .field("alipay", &self.alipay.as_ref().map(|_| "[REDACTED]"))
             .finish()
     }
 }
@@ -85,6 +89,10 @@ impl AppClient {
             // QQ's API is WeChat's, at another host.
             Platform::Wechat | Platform::Qq => self.jscode2session(code).await,
             Platform::Douyin => self.douyin_jscode2session(code).await,
+            Platform::Alipay => self.alipay_oauth_token(code).await,
+            Platform::Baidu => self.baidu_jscode2sessionkey(code).await,
+            Platform::Kuaishou => self.kuaishou_code2session(code).await,
+            Platform::Feishu => self.feishu_token_login_validate(code).await,
         }
     }
 
@@ -112,8 +120,58 @@ impl AppClient {
                 url: format!("{}{path}", self.config.api_base),
                 query,
                 body,
+                form: None,
+                bearer: None,
             })
             .await
+    }
+
+    /// Posts the form `form` to `path` of the app's API base, with the
+    /// bearer credential `bearer` if any.
+    pub(super) async fn post_form<T: DeserializeOwned + HasErrcode>(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<T, PlatformError> {
+        self.transport
+            .call(&Request {
+                app: self.appid(),
+                method: Method::POST,
+                url: format!("{}{path}", self.config.api_base),
+                query: &[],
+                body: None,
+                form: Some(form),
+                bearer: None,
+            })
+            .await
+    }
+
+    /// Posts the JSON `body` to `path` with `Authorization: Bearer <token>`.
+    pub(super) async fn post_json_bearer<T: DeserializeOwned + HasErrcode>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        token: &str,
+    ) -> Result<T, PlatformError> {
+        self.transport
+            .call(&Request {
+                app: self.appid(),
+                method: Method::POST,
+                url: format!("{}{path}", self.config.api_base),
+                query: &[],
+                body: Some(body),
+                form: None,
+                bearer: Some(token),
+            })
+            .await
+    }
+
+    /// The app's Alipay keys, when it is an Alipay app with keys.
+    pub(super) fn alipay_keys(&self) -> Result<&super::AlipayKeys, PlatformError> {
+        self.config
+            .alipay
+            .as_deref()
+            .ok_or(PlatformError::Unsupported(self.platform()))
     }
 
     /// The app secret, for the one request field that carries it.

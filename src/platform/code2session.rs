@@ -11,8 +11,9 @@ use serde::Deserialize;
 pub struct Session {
     /// The user's openid.
     pub openid: WeChatId,
-    /// WeChat's session_key for this login.
-    pub session_key: SessionKey,
+    /// The platform's session_key for this login; Alipay and Feishu logins
+    /// have none (see their modules).
+    pub session_key: Option<SessionKey>,
     /// The unionid, when the app is bound to an Open Platform account.
     pub unionid: Option<WeChatId>,
 }
@@ -84,7 +85,7 @@ impl Session {
         };
         Ok(Self {
             openid,
-            session_key,
+            session_key: Some(session_key),
             unionid,
         })
     }

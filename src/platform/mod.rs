@@ -1,4 +1,5 @@
-//! The platforms' server APIs (SPEC section 8): WeChat, QQ and Douyin, one
+//! The platforms' server APIs (README, "Platforms"): WeChat, QQ, Douyin, Alipay,
+//! Baidu, Kuaishou and Feishu, one
 //! client per configured mini-program behind one interface ([`AppClient`]),
 //! all sharing one transport ([`Transport`]: the HTTP pool, the timeouts,
 //! the cap on calls in flight, the busy retries).
@@ -15,22 +16,37 @@
 //! - [`client`]: one mini-program's client; `code2session` (WeChat and QQ)
 //!   and `douyin` (Douyin's code exchange), `access_token`, `server_api`
 //!   (phone number, session check: WeChat only), `user_data` (decryption,
-//!   every platform).
+//!   every platform);
+//! - `alipay`, `baidu`, `kuaishou`, `feishu`: those platforms' code
+//!   exchanges, each in its own shape (the README's platform table names the
+//!   documentation each follows).
 
 mod access_token;
+mod alipay;
+mod baidu;
 mod client;
 mod code2session;
 mod douyin;
 mod errcode;
+mod feishu;
+mod kuaishou;
 mod server_api;
 mod transport;
 mod user_data;
 
+pub use alipay::{
+    AlipayKeyError, AlipayKeys, alipay_seal_response, alipay_sign, alipay_verify,
+    parse_private_key as alipay_private_key, parse_public_key as alipay_public_key,
+    signing_content as alipay_signing_content,
+};
 pub use client::{AppClient, AppConfig};
 pub use code2session::Session;
 pub use server_api::session_signature;
 pub use transport::Transport;
-pub use user_data::{UserDataError, decrypt_user_data, encrypt_user_data};
+pub use user_data::{
+    UserDataError, baidu_encrypt_user_data, decrypt_baidu, decrypt_for, decrypt_user_data,
+    encrypt_user_data,
+};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -46,11 +62,27 @@ pub enum Platform {
     Qq,
     /// Douyin (`tt.login()`): its own API shape.
     Douyin,
+    /// Alipay (`my.getAuthCode()`): the OpenAPI gateway, RSA2-signed.
+    Alipay,
+    /// Baidu smart programs (`swan.getLoginCode()`).
+    Baidu,
+    /// Kuaishou (`ks.login()`).
+    Kuaishou,
+    /// Feishu/Lark gadgets (`tt.login()` in Feishu): an app access token.
+    Feishu,
 }
 
 impl Platform {
     /// Every platform.
-    pub const ALL: [Self; 3] = [Self::Wechat, Self::Qq, Self::Douyin];
+    pub const ALL: [Self; 7] = [
+        Self::Wechat,
+        Self::Qq,
+        Self::Douyin,
+        Self::Alipay,
+        Self::Baidu,
+        Self::Kuaishou,
+        Self::Feishu,
+    ];
 
     /// The name used in configuration, tokens (`plat`) and metrics.
     pub fn as_str(self) -> &'static str {
@@ -58,6 +90,10 @@ impl Platform {
             Self::Wechat => "wechat",
             Self::Qq => "qq",
             Self::Douyin => "douyin",
+            Self::Alipay => "alipay",
+            Self::Baidu => "baidu",
+            Self::Kuaishou => "kuaishou",
+            Self::Feishu => "feishu",
         }
     }
 
@@ -67,6 +103,10 @@ impl Platform {
             Self::Wechat => "https://api.weixin.qq.com",
             Self::Qq => "https://api.q.qq.com",
             Self::Douyin => "https://developer.toutiao.com",
+            Self::Alipay => "https://openapi.alipay.com",
+            Self::Baidu => "https://spapi.baidu.com",
+            Self::Kuaishou => "https://open.kuaishou.com",
+            Self::Feishu => "https://open.feishu.cn",
         }
     }
 
@@ -76,6 +116,10 @@ impl Platform {
             Self::Wechat => "WeChat",
             Self::Qq => "QQ",
             Self::Douyin => "Douyin",
+            Self::Alipay => "Alipay",
+            Self::Baidu => "Baidu",
+            Self::Kuaishou => "Kuaishou",
+            Self::Feishu => "Feishu",
         }
     }
 }
@@ -93,7 +137,10 @@ impl std::str::FromStr for Platform {
         Self::ALL
             .into_iter()
             .find(|platform| platform.as_str() == text)
-            .ok_or_else(|| format!("{text:?} is not a platform: use wechat, qq or douyin"))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|p| p.as_str()).collect();
+                format!("{text:?} is not a platform: use {}", names.join(", "))
+            })
     }
 }
 

@@ -55,8 +55,9 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unionid: Option<String>,
     /// The sealed session_key (see [`crate::keyring::seal`]); only wxauth
-    /// can open it.
-    pub sk: String,
+    /// can open it. Absent where the platform gives none (Alipay, Feishu).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sk: Option<String>,
 }
 
 /// The body of a successful `/auth/login` or `/auth/refresh` (the shape of
@@ -94,8 +95,8 @@ pub struct Subject<'a> {
     pub openid: &'a str,
     /// The user's unionid, when WeChat returned one.
     pub unionid: Option<&'a str>,
-    /// WeChat's session_key for this login.
-    pub session_key: &'a SessionKey,
+    /// The platform's session_key for this login, where it gives one.
+    pub session_key: Option<&'a SessionKey>,
     /// When the login happened.
     pub auth_time: i64,
 }
@@ -139,9 +140,10 @@ impl TokenIssuer {
             jti: URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()),
             auth_time: subject.auth_time,
             unionid: subject.unionid.map(str::to_owned),
-            sk: key
-                .sealing_key()
-                .seal(openid, key.kid(), subject.session_key)?,
+            sk: subject
+                .session_key
+                .map(|session_key| key.sealing_key().seal(openid, key.kid(), session_key))
+                .transpose()?,
         };
         let mut header = Header::new(key.alg().algorithm());
         header.kid = Some(key.kid().to_owned());

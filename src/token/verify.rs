@@ -123,10 +123,20 @@ impl VerifiedToken {
 
     /// Opens the sealed session_key. Only wxauth (holding the key file) can.
     pub fn session_key(&self) -> Result<SessionKey, Rejection> {
+        let sealed = self.claims.sk.as_deref().ok_or(Rejection::Unseal)?;
         self.key
             .sealing_key()
-            .unseal(&self.claims.sub, self.key.kid(), &self.claims.sk)
+            .unseal(&self.claims.sub, self.key.kid(), sealed)
             .map_err(|_| Rejection::Unseal)
+    }
+
+    /// The sealed session_key opened, or `None` where the token carries
+    /// none (a platform that gives none).
+    pub fn optional_session_key(&self) -> Result<Option<SessionKey>, Rejection> {
+        match self.claims.sk {
+            Some(_) => self.session_key().map(Some),
+            None => Ok(None),
+        }
     }
 }
 
@@ -372,7 +382,7 @@ mod tests {
             platform: crate::platform::Platform::Wechat,
             openid: openid.as_str(),
             unionid: None,
-            session_key: &session_key,
+            session_key: Some(&session_key),
             auth_time: 0,
         };
         issuer.issue(&ring, &subject).unwrap().access_token
