@@ -13,7 +13,9 @@
 //! - the answer is `{"<method>_response": {...}, "sign": "..."}` (or
 //!   `error_response`), the signature being over the exact JSON text of the
 //!   response object, verified with Alipay's public key. An answer that does
-//!   not verify is never trusted: it is an upstream error, logged;
+//!   not verify is never trusted: it is an upstream error, logged. The
+//!   gateway's own `error_response` comes unsigned, and is read as the
+//!   error it is (it can refuse a login, never grant one);
 //! - `my.getPhoneNumber` hands the mini-program `{"response","sign"}`: the
 //!   response AES-128-CBC encrypted with the app's content key (zero IV,
 //!   PKCS#7), and signed as the quoted ciphertext text.
@@ -267,10 +269,18 @@ impl AppClient {
                 "Alipay answer has no response object".into(),
             ));
         };
-        let verified = answer
-            .sign
-            .as_deref()
-            .is_some_and(|sign| alipay_verify(&keys.alipay_public, raw.get().as_bytes(), sign));
+        // The gateway's own errors (`error_response`) come unsigned (Alipay's
+        // SDKs read them so); one is only ever an error, never a login, so it
+        // is read as one. Anything signed must verify, and a response that
+        // would log someone in must be signed.
+        let unsigned_error = answer.sign.is_none()
+            && answer.alipay_system_oauth_token_response.is_none()
+            && answer.error_response.is_some();
+        let verified = unsigned_error
+            || answer
+                .sign
+                .as_deref()
+                .is_some_and(|sign| alipay_verify(&keys.alipay_public, raw.get().as_bytes(), sign));
         if !verified {
             let what = if answer.sign.is_none() {
                 "carries no signature"

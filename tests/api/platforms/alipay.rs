@@ -224,6 +224,32 @@ async fn an_answer_with_a_forged_missing_or_broken_signature_is_never_trusted() 
 }
 
 #[tokio::test]
+async fn the_gateways_unsigned_error_response_is_read_as_the_error_it_is() {
+    let gateway = MockServer::start().await;
+    let (app, _files) = spawn_alipay(&gateway, false).await;
+    let unsigned = |sub_code: &str| {
+        format!(
+            r#"{{"error_response":{{"code":"40002","msg":"Invalid Arguments","sub_code":"{sub_code}","sub_msg":"x"}}}}"#
+        )
+    };
+    gateway_answers(&gateway, "used", unsigned("isv.code-invalid"), 1).await;
+    gateway_answers(&gateway, "appid", unsigned("isv.invalid-app-id"), 1).await;
+
+    assert_problem(
+        app.post_login(json!({"code": "used"})).await,
+        400,
+        "invalid_code",
+    )
+    .await;
+    assert_problem(
+        app.post_login(json!({"code": "appid"})).await,
+        502,
+        "upstream_error",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn service_unavailable_is_retried_twice_then_upstream_error() {
     let gateway = MockServer::start().await;
     let (app, _files) = spawn_alipay(&gateway, false).await;
