@@ -71,7 +71,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// The mini-programs the simulator plays, one per platform (README, "Platforms").
+/// The mini-programs the simulator plays, one per platform (README, "Apps and platforms").
 pub const SIMULATOR_APPS: [(Platform, &str); 7] = [
     (Platform::Wechat, SIMULATOR_APPID),
     (Platform::Qq, "1109999999"),

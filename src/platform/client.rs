@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
 
-/// A mini-program as configured (SPEC section 8).
+/// A mini-program as configured (README, "Apps and platforms").
 #[derive(Clone)]
 pub struct AppConfig {
     /// Its platform.

@@ -1,13 +1,13 @@
-//! The platforms' server APIs (README, "Platforms"): WeChat, QQ, Douyin, Alipay,
-//! Baidu, Kuaishou and Feishu, one
-//! client per configured mini-program behind one interface ([`AppClient`]),
-//! all sharing one transport ([`Transport`]: the HTTP pool, the timeouts,
-//! the cap on calls in flight, the busy retries).
+//! The platforms' server APIs (README, "Apps and platforms"): WeChat, QQ,
+//! Douyin, Alipay, Baidu, Kuaishou and Feishu, one client per configured
+//! mini-program behind one interface ([`AppClient`]), all sharing one
+//! transport ([`Transport`]: the HTTP pool, the timeouts, the cap on calls
+//! in flight, the busy retries).
 //!
-//! Rules from the platforms' documentation and practice (see FIELD-NOTES):
-//! every query value URL-encoded; the answer is JSON whatever its
+//! Rules from the platforms' documentation and practice (the README's
+//! platform table names the sources): every query value URL-encoded; the answer is JSON whatever its
 //! `Content-Type` (WeChat serves `text/plain`); unknown fields are ignored;
-//! an absent or zero error code is success; "busy" (`-1` on every platform)
+//! an absent or zero error code is success; "busy" (`-1`; Alipay's `20000`)
 //! is retried at most twice with a short backoff; nothing else is retried,
 //! because a code is single-use.
 //!

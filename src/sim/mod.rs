@@ -1,4 +1,4 @@
-//! The simulator (SPEC section 6), mounted only in simulator mode. It plays
+//! The simulator (README, "Try it"), mounted only in simulator mode. It plays
 //! seven mini-programs, one per platform, on both sides:
 //!
 //! - [`miniprogram`]: what the mini-program does: `wx.login()` (a code),
