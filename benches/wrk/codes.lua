@@ -1,7 +1,9 @@
 -- POST /auth/login with codes taken in turn from a file, one per line, for
--- one appid. Each wrk thread walks its own slice, so no code is sent twice
--- unless the file runs out (then "note: a thread reused its codes": those
--- logins are refused, and counted as non-2xx).
+-- one appid. Each wrk thread walks its own slice and stops once every code
+-- of it has been answered, so no code is sent twice and the run ends early
+-- when the codes do (requests/s is over the time actually run). With more
+-- connections than one per code the last ones may be resent ("note: a
+-- thread reused its codes"; refused, counted as non-2xx).
 -- Usage: wrk -s codes.lua URL -- CODES_FILE APPID
 local codes = {}
 local index = 0
@@ -30,6 +32,12 @@ function request()
   if index > #codes then index = 1; wraps = wraps + 1 end
   local body = string.format('{"code":"%s","appid":"%s"}', codes[index], appid)
   return wrk.format("POST", "/auth/login", { ["Content-Type"] = "application/json" }, body)
+end
+
+local answered = 0
+function response(status, headers, body)
+  answered = answered + 1
+  if answered >= #codes then wrk.thread:stop() end
 end
 
 function done(summary, latency, requests)
