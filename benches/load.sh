@@ -16,6 +16,14 @@
 #   APPS=4               serve 4 apps (2 WeChat, 1 QQ, 1 Douyin) from an apps
 #                        file, logins spread over them; default 1 (WECHAT_APPID)
 #   REVOCATIONS=100000   a revocation file of that many bans; default none
+#   SIM_APPS=1           also: the login cost on each platform, against a
+#                        second server in simulator mode and its seven apps
+#                        (codes minted with /sim/login first; the simulated
+#                        platform runs in the same process, so Alipay's row
+#                        carries both sides' RSA2 work): the server's CPU
+#                        time per login and the latency; SIM_CODES=12000 codes
+#                        per app, each used once, SIM_DURATION=3 s at most,
+#                        SIM_CONNECTIONS=4
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -162,5 +170,52 @@ Guarded / unguarded (2 / 1): **$RATIO**. Login, the server's own time (login lat
 RSS: idle $((IDLE_RSS / 1024)) MiB, peak over all scenarios $((PEAK_RSS / 1024)) MiB.
 MD
 )
+if [ "${SIM_APPS:-0}" = 1 ]; then
+  SIM_DURATION="${SIM_DURATION:-3}"
+  SIM_CODES="${SIM_CODES:-12000}"
+  SIM_CONNECTIONS="${SIM_CONNECTIONS:-4}"
+  SIM_PORT=$(free_port)
+  BIN_ABS=$(realpath "$BIN")
+  mkdir -p "$WORK/sim"
+  (cd "$WORK/sim" && exec env -i PATH="$PATH" WXAUTH_BIND="127.0.0.1:$SIM_PORT" WXAUTH_KEYS_DIR="$WORK/keys" \
+    WXAUTH_CLIENT_RATE=0 RUST_LOG=warn "$BIN_ABS" serve >"$WORK/sim.log" 2>&1) &
+  SIM_SERVER=$!
+  PIDS+=($SIM_SERVER)
+  SIM="http://127.0.0.1:$SIM_PORT"
+  for _ in $(seq 1 100); do curl -sf "$SIM/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  SIM_ROWS=""
+  for pair in wechat:wxsimulator0000000 qq:1109999999 douyin:ttsimulator0000000 alipay:2021000000000000 \
+              baidu:bdsimulator0000000 kuaishou:kssimulator0000000 feishu:clisimulator000000; do
+    platform=${pair%%:*}; appid=${pair#*:}
+    # What the mini-program's login call gives: SIM_CODES fresh codes.
+    python3 - "$SIM_PORT" "$appid" "$SIM_CODES" >"$WORK/codes-$appid.txt" <<'PY'
+import http.client, json, sys
+port, appid, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+conn = http.client.HTTPConnection("127.0.0.1", int(port))
+for i in range(n):
+    conn.request("POST", "/sim/login", json.dumps({"user": "bench%d" % (i % 100), "appid": appid}),
+                 {"Content-Type": "application/json"})
+    print(json.loads(conn.getresponse().read())["code"])
+PY
+    # The server's CPU time (user + system) over the run, per login: what a
+    # login costs, the simulated platform's side included.
+    cpu_before=$(awk '{print $14 + $15}' "/proc/$SIM_SERVER/stat")
+    R=$(measure -c"$SIM_CONNECTIONS" -d"${SIM_DURATION}s" -s benches/wrk/codes.lua "$SIM/auth/login" -- "$WORK/codes-$appid.txt" "$appid")
+    cpu_after=$(awk '{print $14 + $15}' "/proc/$SIM_SERVER/stat")
+    IFS='|' read -r rps p50 p99 errors <<<"$R"
+    # wrk's rate is over the whole duration, also when the codes ran out first.
+    logins=$(awk -v r="$rps" -v d="$SIM_DURATION" 'BEGIN { printf "%.0f", r * d }')
+    cpu_ms=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" -v n="$logins" 'BEGIN { printf "%.3f", t * 1000 / hz / n }')
+    SIM_ROWS="$SIM_ROWS| \`$platform\` ($appid) | $logins | $cpu_ms | $p50 | ${p99%% (*} | $errors |"$'\n'
+  done
+  REPORT="$REPORT
+
+Login per platform, against the simulator's seven apps in the same process (no network wait; $SIM_CODES codes per app, each used once, the run ending when they are or after SIM_DURATION=$SIM_DURATION s; $SIM_CONNECTIONS connections):
+
+| platform (simulator app) | logins | server CPU ms per login | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|---|
+${SIM_ROWS%$'\n'}"
+fi
+
 mkdir -p target/bench
 echo "$REPORT" | tee "target/bench/load-$(date -u +%Y%m%dT%H%M%SZ).md"

@@ -10,8 +10,11 @@
 #        miniprogram_dist/ against a fresh build of src/,
 #      - npm pack installed into an empty mini-program project (loads, logs in,
 #        and the example mini-program in examples/miniprogram type-checks);
-#   2. JWT interop: tokens verified by jose with the JWK Set (interop/).
-# Both start target/debug/wxauth in simulator mode (WXAUTH_BIN overrides it).
+#   2. JWT interop: tokens verified by jose with the JWK Set (interop/);
+#   3. Alipay's own SDK (alipay-sdk, clients/alipay-sdk-check) against the
+#      simulated Alipay gateway: its signed request accepted, the gateway's
+#      signed answers verified by it.
+# Each starts target/debug/wxauth in simulator mode (WXAUTH_BIN overrides it).
 # Needs Node 20+ and npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +27,7 @@ if [ ! -x "$WXAUTH_BIN" ]; then
   cargo build
 fi
 
-# Both parts run whatever the first gives; the script fails if either failed.
+# Every part runs whatever the others give; the script fails if either failed.
 # (Each part chains with &&: `set -e` does not apply inside a `( ... ) ||`.)
 status=0
 
@@ -38,6 +41,13 @@ say "mini-program client: npm ci && node --test (runtimes, types, npm pack)"
 say "JWT interop (jose): npm ci && node --test interop/test"
 (
   cd interop &&
+  npm ci --no-audit --no-fund &&
+  node --test --test-reporter=spec test/*.test.js
+) || status=1
+
+say "Alipay's SDK against the simulated gateway: npm ci && node --test clients/alipay-sdk-check"
+(
+  cd clients/alipay-sdk-check &&
   npm ci --no-audit --no-fund &&
   node --test --test-reporter=spec test/*.test.js
 ) || status=1

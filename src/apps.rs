@@ -101,6 +101,7 @@ mod tests {
             secret: SecretString::from("s"),
             api_base: "http://127.0.0.1:9".into(),
             redirect_uris: Vec::new(),
+            alipay: None,
         };
         let one = Apps::new(vec![config("wx1")], None, &transport, &clock);
         assert_eq!(one.resolve(None).unwrap().appid(), "wx1");

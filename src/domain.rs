@@ -78,18 +78,21 @@ impl fmt::Display for WeChatId {
     }
 }
 
-/// WeChat's `session_key`: base64 of 16 bytes, the AES-128 key of the user's
-/// `encryptedData`. A secret: never logged, sealed inside tokens.
+/// A platform's `session_key`: base64 of 16 bytes (WeChat, QQ, Douyin,
+/// Kuaishou: the AES-128 key of the user's `encryptedData`) or 24 bytes
+/// (Baidu: an AES-192 key). A secret: never logged, sealed inside tokens.
 #[derive(Clone)]
 pub struct SessionKey(SecretString);
 
 impl SessionKey {
-    /// Accepts the base64 text WeChat sends, which must decode to 16 bytes
-    /// (the AES-128 key it is used as).
+    /// Accepts the base64 text the platform sends, which must decode to 16
+    /// or 24 bytes (the AES-128 or AES-192 key it is used as).
     pub fn parse(text: &str) -> Result<Self, &'static str> {
         match STANDARD.decode(text) {
-            Ok(bytes) if bytes.len() == 16 => Ok(Self(SecretString::from(text))),
-            Ok(_) => Err("session_key does not decode to 16 bytes"),
+            Ok(bytes) if bytes.len() == 16 || bytes.len() == 24 => {
+                Ok(Self(SecretString::from(text)))
+            }
+            Ok(_) => Err("session_key does not decode to 16 or 24 bytes"),
             Err(_) => Err("session_key is not base64"),
         }
     }

@@ -235,10 +235,11 @@ impl Authenticated {
 
     /// Opens the sealed session_key, on demand only. A seal that does not open
     /// (moved from another user's token, tampered) is an invalid token; a
-    /// token of a platform without session_keys (WeChat's web and app
-    /// logins) gets `unsupported_platform`.
+    /// token without one (WeChat's web and app logins, or a platform that
+    /// gives none, such as Alipay) is `unsupported_platform` for the routes
+    /// that need it.
     pub fn session_key(&self) -> Result<SessionKey, ApiError> {
-        if !self.token.has_session_key() {
+        if self.token.claims.sk.is_none() {
             return Err(ApiError::UnsupportedPlatform(
                 self.platform().display_name(),
             ));

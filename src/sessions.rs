@@ -234,10 +234,9 @@ impl Sessions {
         if age > self.max_age {
             return Err(SessionError::Expired);
         }
-        let session_key = match token.has_session_key() {
-            true => Some(token.session_key().map_err(|_| SessionError::Unseal)?),
-            false => None,
-        };
+        let session_key = token
+            .optional_session_key()
+            .map_err(|_| SessionError::Unseal)?;
         let subject = Subject {
             appid: &claims.aud,
             platform: claims.plat,

@@ -305,6 +305,7 @@ fn simulator_apps(wechat_base: Option<String>, addr: SocketAddr) -> Vec<AppConfi
                 true => crate::sim::redirect_rules(),
                 false => Vec::new(),
             },
+            alipay: crate::sim::alipay_app_keys(*platform),
         })
         .collect()
 }

@@ -4,7 +4,7 @@
 //! held in a type that never prints them.
 
 use super::{ConfigError, parse_appid, parse_base_url};
-use crate::platform::{AppConfig, Platform};
+use crate::platform::{AlipayKeys, AppConfig, Platform};
 use crate::weblogin::RedirectRule;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -37,6 +37,63 @@ struct FileApp {
     secret_file: Option<PathBuf>,
     api_base: Option<String>,
     redirect_uris: Option<Vec<String>>,
+    /// Alipay: the app's private key (PKCS#8 or PKCS#1 PEM), instead of a
+    /// secret.
+    private_key_env: Option<String>,
+    private_key_file: Option<PathBuf>,
+    /// Alipay: Alipay's public key, which its answers verify with.
+    alipay_public_key_env: Option<String>,
+    alipay_public_key_file: Option<PathBuf>,
+    /// Alipay: the content (AES) key, for `my.getPhoneNumber`; optional.
+    aes_key_env: Option<String>,
+    aes_key_file: Option<PathBuf>,
+}
+
+/// The largest key file read.
+const MAX_KEY_FILE: u64 = 16 * 1024;
+
+/// A value from an environment variable or a file, exactly one of them
+/// (`env_field`/`file_field` name them in errors); `Ok(None)` when neither.
+fn env_or_file(
+    lookup: &impl Fn(&str) -> Option<String>,
+    (env_field, variable): (&str, Option<String>),
+    (file_field, file): (&str, Option<PathBuf>),
+    max: u64,
+) -> Result<Option<SecretString>, (String, String)> {
+    match (variable, file) {
+        (Some(variable), None) => lookup(&variable)
+            .filter(|value| !value.trim().is_empty())
+            .map(|value| Some(SecretString::from(value.trim())))
+            .ok_or_else(|| {
+                (
+                    env_field.to_owned(),
+                    format!("the variable {variable} is unset or empty"),
+                )
+            }),
+        (None, Some(path)) => {
+            let bytes = read_small_file(&path, max).map_err(|e| {
+                (
+                    file_field.to_owned(),
+                    format!("{} cannot be read: {e}", path.display()),
+                )
+            })?;
+            String::from_utf8(bytes)
+                .ok()
+                .filter(|text| !text.trim().is_empty())
+                .map(|text| Some(SecretString::from(text.trim())))
+                .ok_or_else(|| {
+                    (
+                        file_field.to_owned(),
+                        format!("{} is empty or not text", path.display()),
+                    )
+                })
+        }
+        (Some(_), Some(_)) => Err((
+            env_field.to_owned(),
+            format!("and {file_field} are both set: give exactly one"),
+        )),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Reads and checks the apps file at `path`, with secret variables read
@@ -95,52 +152,77 @@ pub fn read_apps_file(
                 named(
                     &appid,
                     "platform",
-                    "is missing (wechat, qq, douyin, wechat_h5, wechat_web or wechat_app)".into(),
+                    "is missing (wechat, qq, douyin, alipay, baidu, kuaishou, feishu, wechat_h5, wechat_web or wechat_app)".into(),
                 )
             })?
             .parse()
             .map_err(|e| named(&appid, "platform", e))?;
-        let secret = match (app.secret_env, app.secret_file) {
-            (Some(variable), None) => lookup(&variable)
-                .filter(|value| !value.trim().is_empty())
-                .map(|value| SecretString::from(value.trim()))
-                .ok_or_else(|| {
-                    named(
-                        &appid,
-                        "secret_env",
-                        format!("the variable {variable} is unset or empty"),
-                    )
-                })?,
-            (None, Some(secret_file)) => {
-                let bytes = read_small_file(&secret_file, MAX_SECRET_FILE).map_err(|e| {
-                    named(
-                        &appid,
-                        "secret_file",
-                        format!("{} cannot be read: {e}", secret_file.display()),
-                    )
-                })?;
-                let text = String::from_utf8(bytes)
-                    .ok()
-                    .filter(|text| !text.trim().is_empty())
-                    .ok_or_else(|| {
-                        named(
-                            &appid,
-                            "secret_file",
-                            format!("{} is empty or not text", secret_file.display()),
-                        )
-                    })?;
-                SecretString::from(text.trim())
+        let alipay_fields = [
+            app.private_key_env.is_some() || app.private_key_file.is_some(),
+            app.alipay_public_key_env.is_some() || app.alipay_public_key_file.is_some(),
+            app.aes_key_env.is_some() || app.aes_key_file.is_some(),
+        ];
+        let field_error = |(field, problem): (String, String)| named(&appid, &field, problem);
+        let (secret, alipay) = if platform == Platform::Alipay {
+            if app.secret_env.is_some() || app.secret_file.is_some() {
+                return Err(named(&appid, "secret_env", "an Alipay app has no secret: give private_key_env or private_key_file, and alipay_public_key_env or alipay_public_key_file".into()));
             }
-            (Some(_), Some(_)) => {
+            let private_key = env_or_file(
+                lookup,
+                ("private_key_env", app.private_key_env),
+                ("private_key_file", app.private_key_file),
+                MAX_KEY_FILE,
+            )
+            .map_err(field_error)?
+            .ok_or_else(|| named(&appid, "private_key_env", "is missing: give private_key_env or private_key_file (the app's RSA private key, PKCS#8 or PKCS#1 PEM)".into()))?;
+            let public_key = env_or_file(
+                lookup,
+                ("alipay_public_key_env", app.alipay_public_key_env),
+                ("alipay_public_key_file", app.alipay_public_key_file),
+                MAX_KEY_FILE,
+            )
+            .map_err(field_error)?
+            .ok_or_else(|| named(&appid, "alipay_public_key_env", "is missing: give alipay_public_key_env or alipay_public_key_file (Alipay's public key, from the app's key settings)".into()))?;
+            let content_key = env_or_file(
+                lookup,
+                ("aes_key_env", app.aes_key_env),
+                ("aes_key_file", app.aes_key_file),
+                MAX_SECRET_FILE,
+            )
+            .map_err(field_error)?;
+            use secrecy::ExposeSecret as _;
+            let keys = AlipayKeys::parse(
+                private_key.expose_secret(),
+                public_key.expose_secret(),
+                content_key.as_ref().map(|k| k.expose_secret()),
+            )
+            .map_err(|e| {
+                let field = match e {
+                    crate::platform::AlipayKeyError::PrivateKey => "private_key",
+                    crate::platform::AlipayKeyError::PublicKey => "alipay_public_key",
+                    crate::platform::AlipayKeyError::ContentKey => "aes_key",
+                };
+                named(&appid, field, e.to_string())
+            })?;
+            (SecretString::from(""), Some(std::sync::Arc::new(keys)))
+        } else {
+            if alipay_fields.iter().any(|set| *set) {
                 return Err(named(
                     &appid,
-                    "secret_env",
-                    "and secret_file are both set: give exactly one".into(),
+                    "private_key_env",
+                    "private_key_*, alipay_public_key_* and aes_key_* are for Alipay apps only"
+                        .into(),
                 ));
             }
-            (None, None) => {
-                return Err(named(&appid, "secret_env", "is missing: give secret_env or secret_file (a secret is never written in this file)".into()));
-            }
+            let secret = env_or_file(
+                lookup,
+                ("secret_env", app.secret_env),
+                ("secret_file", app.secret_file),
+                MAX_SECRET_FILE,
+            )
+            .map_err(field_error)?
+            .ok_or_else(|| named(&appid, "secret_env", "is missing: give secret_env or secret_file (a secret is never written in this file)".into()))?;
+            (secret, None)
         };
         let api_base = match app.api_base {
             Some(base) => parse_base_url(&base).map_err(|e| named(&appid, "api_base", e))?,
@@ -176,6 +258,7 @@ pub fn read_apps_file(
             secret,
             api_base,
             redirect_uris,
+            alipay,
         });
     }
     Ok(apps)
@@ -336,6 +419,55 @@ api_base = "http://127.0.0.1:9/"
                 "{expected:?} not in {:?}",
                 error.message
             );
+        }
+    }
+
+    #[test]
+    fn an_alipay_app_names_its_keys_instead_of_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("app.pem");
+        std::fs::write(&private, include_str!("../sim/alipay/app-private.pem")).unwrap();
+        let toml = |extra: &str| {
+            format!(
+                "[[app]]\nplatform = \"alipay\"\nappid = \"2021000000000001\"\nprivate_key_file = \"{}\"\n{extra}\n",
+                private.display()
+            )
+        };
+        let public = include_str!("../sim/alipay/gateway-public.pem");
+        let apps = read(
+            &toml("alipay_public_key_env = \"ALIPAY_PUB\"\naes_key_env = \"AES\""),
+            &[("ALIPAY_PUB", public), ("AES", "aa4BtZ4tspm2wnXLb1ThQA==")],
+        )
+        .unwrap();
+        assert_eq!(apps[0].platform, Platform::Alipay);
+        assert_eq!(apps[0].api_base, "https://openapi.alipay.com");
+        assert!(apps[0].alipay.is_some());
+        assert!(!format!("{:?}", apps).contains("BEGIN"), "keys never print");
+        for (body, env, expected) in [
+            (toml(""), vec![], "app 1 (2021000000000001): alipay_public_key_env: is missing"),
+            (
+                toml("alipay_public_key_env = \"P\""),
+                vec![("P", "bm90IGEga2V5")],
+                "alipay_public_key: not an RSA public key",
+            ),
+            (
+                toml("alipay_public_key_env = \"P\"\naes_key_env = \"A\""),
+                vec![("P", public), ("A", "AAAA")],
+                "aes_key: not an AES key",
+            ),
+            (
+                toml("alipay_public_key_env = \"P\"\nsecret_env = \"S\""),
+                vec![("P", public), ("S", "x")],
+                "an Alipay app has no secret",
+            ),
+            (
+                "[[app]]\nplatform = \"baidu\"\nappid = \"bd1\"\nsecret_env = \"S\"\naes_key_env = \"A\"\n".into(),
+                vec![("S", "x"), ("A", "x")],
+                "are for Alipay apps only",
+            ),
+        ] {
+            let error = read(&body, &env).unwrap_err();
+            assert!(error.message.contains(expected), "{expected:?} not in {:?}", error.message);
         }
     }
 

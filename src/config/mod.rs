@@ -73,11 +73,16 @@ pub enum LogFormat {
     Json,
 }
 
-/// The three mini-programs the simulator plays (SPEC section 6).
-pub const SIMULATOR_APPS: [(Platform, &str); 6] = [
+/// The apps the simulator plays: one mini-program per platform, and one app
+/// per WeChat web and app login surface (README, "Apps and platforms").
+pub const SIMULATOR_APPS: [(Platform, &str); 10] = [
     (Platform::Wechat, SIMULATOR_APPID),
     (Platform::Qq, "1109999999"),
     (Platform::Douyin, "ttsimulator0000000"),
+    (Platform::Alipay, "2021000000000000"),
+    (Platform::Baidu, "bdsimulator0000000"),
+    (Platform::Kuaishou, "kssimulator0000000"),
+    (Platform::Feishu, "clisimulator000000"),
     // WeChat's web and app logins, one app per surface.
     (Platform::WechatH5, "wxsimh5000000000"),
     (Platform::WechatWeb, "wxsimweb000000000"),
@@ -400,6 +405,7 @@ impl Settings {
                     .clone()
                     .unwrap_or_else(|| DEFAULT_API_BASE.to_owned()),
                 redirect_uris: Vec::new(),
+                alipay: None,
             }]),
             (None, Some(_), None) => Err(ConfigError::new(
                 "WECHAT_SECRET",

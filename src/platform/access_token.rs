@@ -1,4 +1,6 @@
-//! The access token for WeChat's server APIs, from `POST /cgi-bin/stable_token`.
+//! The access token for WeChat's server APIs, from `POST /cgi-bin/stable_token`,
+//! and Feishu's app access token (`/open-apis/auth/v3/app_access_token/internal`,
+//! see [`super::feishu`]), cached the same way.
 //!
 //! stable_token hands every caller the same token until shortly before it
 //! expires, so replicas need no shared cache: each keeps one in memory. One
@@ -20,7 +22,7 @@ use tokio::sync::Mutex;
 /// that is sooner), so no call carries a token that dies in flight.
 const REFRESH_MARGIN: i64 = 300;
 /// The longest lifetime believed, whatever WeChat says (it says 7200).
-const MAX_LIFETIME: i64 = 7200;
+pub(super) const MAX_LIFETIME: i64 = 7200;
 
 /// The cached token, and the last failure to fetch one.
 #[derive(Default)]
@@ -59,8 +61,11 @@ impl HasErrcode for StableToken {
 }
 
 /// errcodes that mean the access token itself was refused.
-fn token_refused(errcode: i64) -> bool {
-    matches!(errcode, 40001 | 42001)
+fn token_refused(platform: super::Platform, errcode: i64) -> bool {
+    match platform {
+        super::Platform::Feishu => super::feishu::token_refused(errcode),
+        _ => matches!(errcode, 40001 | 42001),
+    }
 }
 
 impl AppClient {
@@ -77,7 +82,11 @@ impl AppClient {
         {
             return Err(error.clone());
         }
-        match self.fetch_stable_token().await {
+        let fetched = match self.platform() {
+            super::Platform::Feishu => self.fetch_app_access_token().await,
+            _ => self.fetch_stable_token().await,
+        };
+        match fetched {
             Ok((token, expires_in)) => {
                 let margin = REFRESH_MARGIN.min(expires_in / 2);
                 state.token = Some(Cached {
@@ -85,7 +94,10 @@ impl AppClient {
                     refresh_at: self.clock.now().saturating_add(expires_in - margin),
                 });
                 state.failed = None;
-                log::debug!("fetched a WeChat access token valid for {expires_in} s");
+                log::debug!(
+                    "fetched a {} access token valid for {expires_in} s",
+                    self.platform().display_name()
+                );
                 Ok(token)
             }
             Err(error) => {
@@ -149,11 +161,12 @@ impl AppClient {
     {
         let token = self.access_token().await?;
         let answer = api(token.clone()).await?;
-        if !token_refused(answer.errcode()) {
+        if !token_refused(self.platform(), answer.errcode()) {
             return Ok(answer);
         }
         log::warn!(
-            "WeChat refused the access token (errcode {}): fetching a new one",
+            "{} refused the access token (errcode {}): fetching a new one",
+            self.platform().display_name(),
             answer.errcode()
         );
         self.forget_access_token(&token).await;

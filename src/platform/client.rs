@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
 
-/// A mini-program as configured (SPEC section 8).
+/// A mini-program as configured (README, "Apps and platforms").
 #[derive(Clone)]
 pub struct AppConfig {
     /// Its platform.
@@ -28,6 +28,9 @@ pub struct AppConfig {
     /// Where the login page of a `wechat_h5` or `wechat_web` app may send
     /// the browser back to (`/auth/authorize`); empty for the others.
     pub redirect_uris: Vec<crate::weblogin::RedirectRule>,
+    /// An Alipay app's keys (its private key, Alipay's public key, its
+    /// content key); `None` for every other platform.
+    pub alipay: Option<Arc<super::AlipayKeys>>,
 }
 
 impl fmt::Debug for AppConfig {
@@ -38,6 +41,7 @@ impl fmt::Debug for AppConfig {
             .field("secret", &"[REDACTED]")
             .field("api_base", &self.api_base)
             .field("redirect_uris", &self.redirect_uris)
+            .field("alipay", &self.alipay.as_ref().map(|_| "[REDACTED]"))
             .finish()
     }
 }
@@ -97,6 +101,10 @@ impl AppClient {
             Platform::WechatH5 | Platform::WechatWeb | Platform::WechatApp => {
                 self.oauth2_access_token(code).await
             }
+            Platform::Alipay => self.alipay_oauth_token(code).await,
+            Platform::Baidu => self.baidu_jscode2sessionkey(code).await,
+            Platform::Kuaishou => self.kuaishou_code2session(code).await,
+            Platform::Feishu => self.feishu_token_login_validate(code).await,
         }
     }
 
@@ -124,8 +132,58 @@ impl AppClient {
                 url: format!("{}{path}", self.config.api_base),
                 query,
                 body,
+                form: None,
+                bearer: None,
             })
             .await
+    }
+
+    /// Posts the form `form` to `path` of the app's API base, with the
+    /// bearer credential `bearer` if any.
+    pub(super) async fn post_form<T: DeserializeOwned + HasErrcode>(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<T, PlatformError> {
+        self.transport
+            .call(&Request {
+                app: self.appid(),
+                method: Method::POST,
+                url: format!("{}{path}", self.config.api_base),
+                query: &[],
+                body: None,
+                form: Some(form),
+                bearer: None,
+            })
+            .await
+    }
+
+    /// Posts the JSON `body` to `path` with `Authorization: Bearer <token>`.
+    pub(super) async fn post_json_bearer<T: DeserializeOwned + HasErrcode>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        token: &str,
+    ) -> Result<T, PlatformError> {
+        self.transport
+            .call(&Request {
+                app: self.appid(),
+                method: Method::POST,
+                url: format!("{}{path}", self.config.api_base),
+                query: &[],
+                body: Some(body),
+                form: None,
+                bearer: Some(token),
+            })
+            .await
+    }
+
+    /// The app's Alipay keys, when it is an Alipay app with keys.
+    pub(super) fn alipay_keys(&self) -> Result<&super::AlipayKeys, PlatformError> {
+        self.config
+            .alipay
+            .as_deref()
+            .ok_or(PlatformError::Unsupported(self.platform()))
     }
 
     /// The app secret, for the one request field that carries it.

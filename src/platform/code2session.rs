@@ -12,7 +12,7 @@ pub struct Session {
     /// The user's openid.
     pub openid: WeChatId,
     /// The platform's session_key for this login; none for WeChat's web
-    /// and app logins.
+    /// and app logins, Alipay and Feishu (see their modules).
     pub session_key: Option<SessionKey>,
     /// The unionid, when the app is bound to an Open Platform account.
     pub unionid: Option<WeChatId>,

@@ -1,12 +1,13 @@
-//! The platforms' server APIs (SPEC section 8): WeChat, QQ and Douyin, one
-//! client per configured mini-program behind one interface ([`AppClient`]),
-//! all sharing one transport ([`Transport`]: the HTTP pool, the timeouts,
-//! the cap on calls in flight, the busy retries).
+//! The platforms' server APIs (README, "Apps and platforms"): WeChat, QQ,
+//! Douyin, Alipay, Baidu, Kuaishou and Feishu, one client per configured
+//! mini-program behind one interface ([`AppClient`]), all sharing one
+//! transport ([`Transport`]: the HTTP pool, the timeouts, the cap on calls
+//! in flight, the busy retries).
 //!
-//! Rules from the platforms' documentation and practice (see FIELD-NOTES):
-//! every query value URL-encoded; the answer is JSON whatever its
+//! Rules from the platforms' documentation and practice (the README's
+//! platform table names the sources): every query value URL-encoded; the answer is JSON whatever its
 //! `Content-Type` (WeChat serves `text/plain`); unknown fields are ignored;
-//! an absent or zero error code is success; "busy" (`-1` on every platform)
+//! an absent or zero error code is success; "busy" (`-1`; Alipay's `20000`)
 //! is retried at most twice with a short backoff; nothing else is retried,
 //! because a code is single-use.
 //!
@@ -15,23 +16,38 @@
 //! - [`client`]: one mini-program's client; `code2session` (WeChat and QQ)
 //!   and `douyin` (Douyin's code exchange), `access_token`, `server_api`
 //!   (phone number, session check: WeChat only), `user_data` (decryption,
-//!   every platform), `oauth2` (WeChat's H5, website and app logins).
+//!   every platform), `oauth2` (WeChat's H5, website and app logins);
+//! - `alipay`, `baidu`, `kuaishou`, `feishu`: those platforms' code
+//!   exchanges, each in its own shape (the README's platform table names the
+//!   documentation each follows).
 
 mod access_token;
+mod alipay;
+mod baidu;
 mod client;
 mod code2session;
 mod douyin;
 mod errcode;
+mod feishu;
+mod kuaishou;
 mod oauth2;
 mod server_api;
 mod transport;
 mod user_data;
 
+pub use alipay::{
+    AlipayKeyError, AlipayKeys, alipay_seal_response, alipay_sign, alipay_verify,
+    parse_private_key as alipay_private_key, parse_public_key as alipay_public_key,
+    signing_content as alipay_signing_content,
+};
 pub use client::{AppClient, AppConfig};
 pub use code2session::Session;
 pub use server_api::session_signature;
 pub use transport::Transport;
-pub use user_data::{UserDataError, decrypt_user_data, encrypt_user_data};
+pub use user_data::{
+    UserDataError, baidu_encrypt_user_data, decrypt_baidu, decrypt_for, decrypt_user_data,
+    encrypt_user_data,
+};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -57,14 +73,26 @@ pub enum Platform {
     /// A mobile app of WeChat's open platform: a code from the app SDK.
     #[serde(rename = "wechat_app")]
     WechatApp,
+    /// Alipay (`my.getAuthCode()`): the OpenAPI gateway, RSA2-signed.
+    Alipay,
+    /// Baidu smart programs (`swan.getLoginCode()`).
+    Baidu,
+    /// Kuaishou (`ks.login()`).
+    Kuaishou,
+    /// Feishu/Lark gadgets (`tt.login()` in Feishu): an app access token.
+    Feishu,
 }
 
 impl Platform {
     /// Every platform.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 10] = [
         Self::Wechat,
         Self::Qq,
         Self::Douyin,
+        Self::Alipay,
+        Self::Baidu,
+        Self::Kuaishou,
+        Self::Feishu,
         Self::WechatH5,
         Self::WechatWeb,
         Self::WechatApp,
@@ -79,6 +107,10 @@ impl Platform {
             Self::WechatH5 => "wechat_h5",
             Self::WechatWeb => "wechat_web",
             Self::WechatApp => "wechat_app",
+            Self::Alipay => "alipay",
+            Self::Baidu => "baidu",
+            Self::Kuaishou => "kuaishou",
+            Self::Feishu => "feishu",
         }
     }
 
@@ -89,6 +121,10 @@ impl Platform {
             Self::WechatH5 | Self::WechatWeb | Self::WechatApp => "https://api.weixin.qq.com",
             Self::Qq => "https://api.q.qq.com",
             Self::Douyin => "https://developer.toutiao.com",
+            Self::Alipay => "https://openapi.alipay.com",
+            Self::Baidu => "https://spapi.baidu.com",
+            Self::Kuaishou => "https://open.kuaishou.com",
+            Self::Feishu => "https://open.feishu.cn",
         }
     }
 
@@ -101,6 +137,10 @@ impl Platform {
             Self::WechatH5 => "WeChat H5",
             Self::WechatWeb => "WeChat website",
             Self::WechatApp => "WeChat mobile app",
+            Self::Alipay => "Alipay",
+            Self::Baidu => "Baidu",
+            Self::Kuaishou => "Kuaishou",
+            Self::Feishu => "Feishu",
         }
     }
 }

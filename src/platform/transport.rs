@@ -35,6 +35,11 @@ pub(super) struct Request<'a> {
     pub url: String,
     pub query: &'a [(&'a str, &'a str)],
     pub body: Option<&'a serde_json::Value>,
+    /// A form body (`application/x-www-form-urlencoded`) instead of JSON:
+    /// Alipay's gateway, Baidu and Kuaishou take one.
+    pub form: Option<&'a [(&'a str, &'a str)]>,
+    /// An `Authorization: Bearer` credential (Feishu's app access token).
+    pub bearer: Option<&'a str>,
 }
 
 impl Transport {
@@ -113,6 +118,12 @@ impl Transport {
             .query(request.query);
         if let Some(body) = request.body {
             builder = builder.json(body);
+        }
+        if let Some(form) = request.form {
+            builder = builder.form(form);
+        }
+        if let Some(token) = request.bearer {
+            builder = builder.bearer_auth(token);
         }
         let response = builder.send().await.map_err(|e| {
             // Display of a reqwest error includes the URL, whose query

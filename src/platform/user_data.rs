@@ -3,10 +3,11 @@
 //! plaintext is a JSON object with a `watermark` naming the appid. (WeChat's
 //! "开放数据校验与解密" documentation, whose sample the tests decrypt.)
 
+use super::Platform;
 use crate::domain::SessionKey;
 use aws_lc_rs::cipher::{
-    AES_128, DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey,
-    PaddedBlockEncryptingKey, UnboundCipherKey,
+    AES_128, AES_192, DecryptingKey, DecryptionContext, EncryptingKey, EncryptionContext,
+    PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey,
 };
 use aws_lc_rs::iv::FixedLength;
 use base64::Engine as _;
@@ -23,6 +24,40 @@ pub enum UserDataError {
     /// It does not decrypt, parse or match with this session_key.
     #[error("{0}")]
     Mismatch(&'static str),
+    /// The platform (or this app) has no user-data encryption.
+    #[error("the platform has no user-data decryption")]
+    Unsupported,
+}
+
+/// Decrypts user data the way `platform` encrypts it: WeChat's scheme for
+/// WeChat, QQ and Douyin (watermark required) and Kuaishou (whose data
+/// carries no watermark: checked when present), Baidu's own
+/// ([`decrypt_baidu`]); Alipay's goes through its app's content key
+/// ([`super::AppClient::alipay_decrypt`]); Feishu documents none, and
+/// WeChat's web and app logins have no session_key.
+pub fn decrypt_for(
+    platform: Platform,
+    session_key: &SessionKey,
+    encrypted_data: &str,
+    iv: &str,
+    appid: &str,
+    openid: &str,
+) -> Result<Vec<u8>, UserDataError> {
+    match platform {
+        Platform::Wechat | Platform::Qq | Platform::Douyin => {
+            decrypt_user_data(session_key, encrypted_data, iv, appid, openid)
+        }
+        Platform::Kuaishou => {
+            decrypt_checked(session_key, encrypted_data, iv, appid, openid, false)
+        }
+        Platform::Baidu => decrypt_baidu(session_key, encrypted_data, iv, appid, openid),
+        // WeChat's web and app logins give no session_key at all.
+        Platform::Alipay
+        | Platform::Feishu
+        | Platform::WechatH5
+        | Platform::WechatWeb
+        | Platform::WechatApp => Err(UserDataError::Unsupported),
+    }
 }
 
 /// Decrypts `encrypted_data` with `iv` (both base64, as the mini-program
@@ -35,6 +70,17 @@ pub fn decrypt_user_data(
     iv: &str,
     appid: &str,
     openid: &str,
+) -> Result<Vec<u8>, UserDataError> {
+    decrypt_checked(session_key, encrypted_data, iv, appid, openid, true)
+}
+
+fn decrypt_checked(
+    session_key: &SessionKey,
+    encrypted_data: &str,
+    iv: &str,
+    appid: &str,
+    openid: &str,
+    watermark_required: bool,
 ) -> Result<Vec<u8>, UserDataError> {
     let mut data = STANDARD
         .decode(encrypted_data)
@@ -61,10 +107,9 @@ pub fn decrypt_user_data(
     if !value.is_object() {
         return Err(UserDataError::Mismatch(NOT_THIS_KEY));
     }
-    if value
-        .pointer("/watermark/appid")
-        .and_then(serde_json::Value::as_str)
-        != Some(appid)
+    let watermark = value.pointer("/watermark/appid");
+    if (watermark_required || watermark.is_some())
+        && watermark.and_then(serde_json::Value::as_str) != Some(appid)
     {
         return Err(UserDataError::Mismatch(
             "the data's watermark names another appid: it was not made for this mini-program",
@@ -101,6 +146,96 @@ fn aes_key(session_key: &SessionKey) -> Option<UnboundCipherKey> {
     UnboundCipherKey::new(&AES_128, &bytes).ok()
 }
 
+/// Baidu pads to a multiple of 32 bytes (PKCS#7 style, as its sample code
+/// strips it).
+const BAIDU_PAD: usize = 32;
+
+/// Baidu's user data ("用户数据的签名验证和加解密"): AES-192-CBC under the
+/// base64-decoded session_key, the plaintext being 16 random bytes, the
+/// content's length (4 bytes, big-endian), the content (JSON), and the app
+/// key, which must be `appid`.
+pub fn decrypt_baidu(
+    session_key: &SessionKey,
+    encrypted_data: &str,
+    iv: &str,
+    appid: &str,
+    openid: &str,
+) -> Result<Vec<u8>, UserDataError> {
+    let mut data = STANDARD
+        .decode(encrypted_data)
+        .map_err(|_| UserDataError::BadInput("`encryptedData` is not base64"))?;
+    if data.is_empty() || data.len() % BLOCK != 0 {
+        return Err(UserDataError::BadInput(
+            "`encryptedData` must decode to a non-empty multiple of 16 bytes",
+        ));
+    }
+    let iv: [u8; BLOCK] = STANDARD
+        .decode(iv)
+        .map_err(|_| UserDataError::BadInput("`iv` is not base64"))?
+        .try_into()
+        .map_err(|_| UserDataError::BadInput("`iv` must decode to 16 bytes"))?;
+    let mismatch = || UserDataError::Mismatch(NOT_THIS_KEY);
+    let key = baidu_key(session_key).ok_or_else(mismatch)?;
+    let key = DecryptingKey::cbc(key).map_err(|_| mismatch())?;
+    let plain = key
+        .decrypt(&mut data, DecryptionContext::Iv128(FixedLength::from(iv)))
+        .map_err(|_| mismatch())?;
+    let pad = usize::from(*plain.last().ok_or_else(mismatch)?);
+    if pad == 0 || pad > BAIDU_PAD || pad > plain.len() {
+        return Err(mismatch());
+    }
+    let plain = plain.get(..plain.len() - pad).ok_or_else(mismatch)?;
+    let length: [u8; 4] = plain
+        .get(16..20)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(mismatch)?;
+    let length = usize::try_from(u32::from_be_bytes(length)).map_err(|_| mismatch())?;
+    let content = plain.get(20..20 + length).ok_or_else(mismatch)?;
+    let app_key = plain.get(20 + length..).ok_or_else(mismatch)?;
+    if app_key != appid.as_bytes() {
+        return Err(UserDataError::Mismatch(
+            "the data names another app key: it was not made for this mini-program",
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(content).map_err(|_| mismatch())?;
+    if !value.is_object() {
+        return Err(mismatch());
+    }
+    if let Some(owner) = value.get("openid")
+        && owner.as_str() != Some(openid)
+    {
+        return Err(UserDataError::Mismatch(
+            "the data belongs to another user than the token's",
+        ));
+    }
+    Ok(content.to_vec())
+}
+
+/// Encrypts `content` the way Baidu does for the app `app_key`; returns
+/// (`encryptedData`, `iv`) in base64. For the simulator.
+pub fn baidu_encrypt_user_data(
+    session_key: &SessionKey,
+    content: &[u8],
+    app_key: &str,
+) -> Option<(String, String)> {
+    let mut plain = rand::random::<[u8; 16]>().to_vec();
+    plain.extend_from_slice(&u32::try_from(content.len()).ok()?.to_be_bytes());
+    plain.extend_from_slice(content);
+    plain.extend_from_slice(app_key.as_bytes());
+    let pad = BAIDU_PAD - plain.len() % BAIDU_PAD;
+    plain.extend(std::iter::repeat_n(u8::try_from(pad).ok()?, pad));
+    let key = EncryptingKey::cbc(baidu_key(session_key)?).ok()?;
+    let iv: [u8; BLOCK] = rand::random();
+    key.less_safe_encrypt(&mut plain, EncryptionContext::Iv128(FixedLength::from(iv)))
+        .ok()?;
+    Some((STANDARD.encode(plain), STANDARD.encode(iv)))
+}
+
+fn baidu_key(session_key: &SessionKey) -> Option<UnboundCipherKey> {
+    let bytes = STANDARD.decode(session_key.expose()).ok()?;
+    UnboundCipherKey::new(&AES_192, &bytes).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +264,35 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plaintext, SAMPLE_PLAINTEXT.as_bytes());
+    }
+
+    #[test]
+    fn baidu_data_round_trips_and_names_its_app() {
+        let key = SessionKey::parse(&STANDARD.encode([7u8; 24])).unwrap();
+        let text = br#"{"openid":"o1","mobile":"13800000000"}"#;
+        let (data, iv) = baidu_encrypt_user_data(&key, text, "bdA").unwrap();
+        assert_eq!(decrypt_baidu(&key, &data, &iv, "bdA", "o1").unwrap(), text);
+        assert!(matches!(
+            decrypt_baidu(&key, &data, &iv, "bdB", "o1"),
+            Err(UserDataError::Mismatch(m)) if m.contains("app key")
+        ));
+        assert!(matches!(
+            decrypt_baidu(&key, &data, &iv, "bdA", "o2"),
+            Err(UserDataError::Mismatch(m)) if m.contains("another user")
+        ));
+        let other = SessionKey::parse(&STANDARD.encode([8u8; 24])).unwrap();
+        assert!(decrypt_baidu(&other, &data, &iv, "bdA", "o1").is_err());
+    }
+
+    #[test]
+    fn kuaishou_data_needs_no_watermark_but_a_present_one_must_match() {
+        let bare = br#"{"openId":"o1"}"#;
+        let (data, iv) = encrypt_user_data(&key(), bare).unwrap();
+        assert!(decrypt_for(Platform::Kuaishou, &key(), &data, &iv, "ksA", "o1").is_ok());
+        assert!(decrypt_for(Platform::Wechat, &key(), &data, &iv, "ksA", "o1").is_err());
+        let marked = br#"{"openId":"o1","watermark":{"appid":"ksB"}}"#;
+        let (data, iv) = encrypt_user_data(&key(), marked).unwrap();
+        assert!(decrypt_for(Platform::Kuaishou, &key(), &data, &iv, "ksA", "o1").is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::{AppUser, MAX_USERS, Simulator, issue_code, simulated_app};
 use crate::domain::SessionKey;
 use crate::error::ApiError;
-use crate::platform::{Platform, encrypt_user_data};
+use crate::platform::{Platform, baidu_encrypt_user_data, encrypt_user_data};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ impl Simulator {
     /// none): a fresh code, and a fresh session_key that replaces the user's
     /// previous one in that app.
     pub(super) fn login(&self, user: &str, appid: Option<&str>) -> Result<String, ApiError> {
-        let (_, appid) = simulated_app(appid)?;
+        let (platform, appid) = simulated_app(appid)?;
         let now = self.clock.now();
         let who = AppUser {
             appid,
@@ -26,9 +26,14 @@ impl Simulator {
             return Err(ApiError::Overloaded);
         }
         let code = issue_code(&mut state.login_codes, who.clone(), now)?;
-        state
-            .session_keys
-            .insert(who.clone(), STANDARD.encode(rand::random::<[u8; 16]>()));
+        // Baidu's session_key is an AES-192 key; Feishu's is not a key at
+        // all (its documentation's sample is 30 hex characters).
+        let session_key = match platform {
+            Platform::Baidu => STANDARD.encode(rand::random::<[u8; 24]>()),
+            Platform::Feishu => hex::encode(rand::random::<[u8; 15]>()),
+            _ => STANDARD.encode(rand::random::<[u8; 16]>()),
+        };
+        state.session_keys.insert(who.clone(), session_key);
         state.users.insert(super::app_openid(&who.appid, user), who);
         Ok(code)
     }
@@ -57,11 +62,18 @@ impl Simulator {
         appid: Option<&str>,
         mut data: serde_json::Map<String, Value>,
     ) -> Result<Value, ApiError> {
-        let (_, appid) = simulated_app(appid)?;
+        let (platform, appid) = simulated_app(appid)?;
         let who = AppUser {
             appid,
             user: user.to_owned(),
         };
+        match platform {
+            Platform::Alipay => return self.alipay_phone_response(&data),
+            Platform::Feishu => {
+                return Err(ApiError::UnsupportedPlatform(platform.display_name()));
+            }
+            _ => {}
+        }
         let session_key = self
             .state()?
             .session_keys
@@ -73,6 +85,22 @@ impl Simulator {
                 )
             })?;
         let session_key = SessionKey::parse(&session_key).map_err(|_| ApiError::Internal)?;
+        if platform == Platform::Baidu {
+            // Baidu names the app by its key inside the plaintext, not by a
+            // watermark.
+            data.insert("openid".into(), super::app_openid(&who.appid, user).into());
+            let content = serde_json::to_vec(&data).map_err(|_| ApiError::Internal)?;
+            let (encrypted_data, iv) = baidu_encrypt_user_data(&session_key, &content, &who.appid)
+                .ok_or(ApiError::Internal)?;
+            return Ok(json!({"encryptedData": encrypted_data, "iv": iv}));
+        }
+        if platform == Platform::Kuaishou {
+            // Kuaishou's user data carries no watermark.
+            let plaintext = serde_json::to_vec(&data).map_err(|_| ApiError::Internal)?;
+            let (encrypted_data, iv) =
+                encrypt_user_data(&session_key, &plaintext).ok_or(ApiError::Internal)?;
+            return Ok(json!({"encryptedData": encrypted_data, "iv": iv}));
+        }
         data.insert(
             "watermark".into(),
             json!({"appid": who.appid, "timestamp": self.clock.now()}),

@@ -1,5 +1,5 @@
-//! The simulator (SPEC section 6), mounted only in simulator mode. It plays
-//! three mini-programs, one per platform, on both sides:
+//! The simulator (README, "Try it"), mounted only in simulator mode. It plays
+//! seven mini-programs, one per platform, on both sides:
 //!
 //! - [`miniprogram`]: what the mini-program does: `wx.login()` (a code),
 //!   the `getPhoneNumber` button, the encrypted user data it is handed;
@@ -8,7 +8,10 @@
 //! - [`platform`]: the platforms' server APIs, each in its own shape
 //!   (WeChat's and QQ's `jscode2session` with errcodes, Douyin's JSON body
 //!   with `err_no`), which wxauth reaches through the very clients it uses
-//!   in production.
+//!   in production;
+//! - [`alipay`], [`baidu`], [`kuaishou`], [`feishu`]: those platforms'
+//!   code exchanges in their own shapes (Alipay's gateway verifies the
+//!   request's RSA2 signature and signs its answers with a simulator key).
 //!
 //! With the platforms' rules: a code works once (40163 after, Douyin 40018)
 //! and for five minutes (40029 after); a user has one openid per app and one
@@ -17,10 +20,16 @@
 //! access token of stable_token is the same for every caller until shortly
 //! before it expires.
 
+mod alipay;
+mod baidu;
+mod feishu;
+mod kuaishou;
 mod miniprogram;
 mod platform;
 mod routes;
 mod web;
+
+pub use alipay::{CONTENT_KEY as ALIPAY_CONTENT_KEY, alipay_app_keys};
 
 pub use routes::{BODY_LIMITS, configure};
 pub use web::redirect_rules;
@@ -73,12 +82,16 @@ struct State {
     access_token: Option<AccessToken>,
     /// Web login codes given with `scope=snsapi_base` (no unionid), and when.
     base_scope_codes: HashMap<String, i64>,
+    /// Feishu's app access token (one app).
+    feishu_token: Option<AccessToken>,
 }
 
 /// The simulator's state.
 pub struct Simulator {
     state: Mutex<State>,
     clock: SharedClock,
+    /// The simulated Alipay gateway's keys.
+    alipay: Option<alipay::GatewayKeys>,
 }
 
 impl Simulator {
@@ -87,6 +100,7 @@ impl Simulator {
         Self {
             state: Mutex::new(State::default()),
             clock,
+            alipay: alipay::GatewayKeys::load(),
         }
     }
 
@@ -94,6 +108,10 @@ impl Simulator {
         self.state.lock().map_err(|_| ApiError::Internal)
     }
 }
+
+/// The simulator's Feishu app (tokenLoginValidate names no app: the
+/// bearer token does).
+const SIMULATOR_APPS_FEISHU: &str = "clisimulator000000";
 
 /// The platform of a simulated app, if `appid` is one.
 fn platform_of(appid: &str) -> Option<Platform> {

@@ -1,7 +1,8 @@
 //! The simulator's HTTP face: what the mini-program does (`/sim/login`,
 //! `/sim/phone-code`, `/sim/encrypt`, each with an optional `appid`), and
 //! the platforms' server APIs: WeChat's under `/sim`, QQ's under `/sim/qq`,
-//! Douyin's under `/sim/douyin`.
+//! Douyin's under `/sim/douyin`, and Alipay's, Baidu's, Kuaishou's and
+//! Feishu's under `/sim/<platform>`.
 
 use super::Simulator;
 use crate::edge::{AUTH_BODY_LIMIT, DECRYPT_BODY_LIMIT};
@@ -99,6 +100,59 @@ async fn qq_jscode2session(
 /// Douyin's code exchange: a JSON body, answered as JSON.
 async fn douyin_jscode2session(body: web::Bytes, sim: web::Data<Simulator>) -> HttpResponse {
     HttpResponse::Ok().json(sim.douyin_code2session(&wechat_body(&body)))
+}
+
+/// A form request's parameters: the query's, then the body's (form-encoded).
+fn form_params(query: &HashMap<String, String>, body: &[u8]) -> HashMap<String, String> {
+    let mut params = query.clone();
+    if let Ok(form) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) {
+        params.extend(form);
+    }
+    params
+}
+
+/// Alipay's gateway: form parameters in, signed JSON out.
+async fn alipay_gateway(
+    query: web::Query<HashMap<String, String>>,
+    body: web::Bytes,
+    sim: web::Data<Simulator>,
+) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json;charset=utf-8")
+        .body(sim.alipay_gateway(&form_params(&query, &body)))
+}
+
+async fn baidu_jscode2sessionkey(
+    query: web::Query<HashMap<String, String>>,
+    body: web::Bytes,
+    sim: web::Data<Simulator>,
+) -> HttpResponse {
+    HttpResponse::Ok().json(sim.baidu_code2session(&form_params(&query, &body)))
+}
+
+async fn kuaishou_code2session(
+    query: web::Query<HashMap<String, String>>,
+    body: web::Bytes,
+    sim: web::Data<Simulator>,
+) -> HttpResponse {
+    HttpResponse::Ok().json(sim.kuaishou_code2session(&form_params(&query, &body)))
+}
+
+async fn feishu_app_access_token(body: web::Bytes, sim: web::Data<Simulator>) -> HttpResponse {
+    HttpResponse::Ok().json(sim.feishu_app_access_token(&wechat_body(&body)))
+}
+
+async fn feishu_token_login_validate(
+    request: actix_web::HttpRequest,
+    body: web::Bytes,
+    sim: web::Data<Simulator>,
+) -> HttpResponse {
+    let bearer = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    HttpResponse::Ok().json(sim.feishu_token_login_validate(bearer, &wechat_body(&body)))
 }
 
 async fn stable_token(body: web::Bytes, sim: web::Data<Simulator>) -> HttpResponse {
@@ -202,6 +256,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/douyin/api/apps/v2/jscode2session", "POST")
                     .route(web::post().to(douyin_jscode2session)),
+            )
+            .service(resource("/alipay/gateway.do", "POST").route(web::post().to(alipay_gateway)))
+            .service(
+                resource("/baidu/oauth/jscode2sessionkey", "POST")
+                    .route(web::post().to(baidu_jscode2sessionkey)),
+            )
+            .service(
+                resource("/kuaishou/oauth2/mp/code2session", "POST")
+                    .route(web::post().to(kuaishou_code2session)),
+            )
+            .service(
+                resource(
+                    "/feishu/open-apis/auth/v3/app_access_token/internal",
+                    "POST",
+                )
+                .route(web::post().to(feishu_app_access_token)),
+            )
+            .service(
+                resource("/feishu/open-apis/mina/v2/tokenLoginValidate", "POST")
+                    .route(web::post().to(feishu_token_login_validate)),
             ),
     );
 }

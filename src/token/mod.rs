@@ -55,8 +55,8 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unionid: Option<String>,
     /// The sealed session_key (see [`crate::keyring::seal`]); only wxauth
-    /// can open it. None for WeChat's web and app logins, which have no
-    /// session_key.
+    /// can open it. Absent where the login gave none (WeChat's web and app
+    /// logins, Alipay, Feishu).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sk: Option<String>,
 }
@@ -96,8 +96,7 @@ pub struct Subject<'a> {
     pub openid: &'a str,
     /// The user's unionid, when WeChat returned one.
     pub unionid: Option<&'a str>,
-    /// The platform's session_key for this login (none for WeChat's web and
-    /// app logins).
+    /// The platform's session_key for this login, where it gives one.
     pub session_key: Option<&'a SessionKey>,
     /// When the login happened.
     pub auth_time: i64,

@@ -131,10 +131,13 @@ impl VerifiedToken {
             .map_err(|_| Rejection::Unseal)
     }
 
-    /// Whether the token carries a sealed session_key at all (WeChat's web
-    /// and app logins have none).
-    pub fn has_session_key(&self) -> bool {
-        self.claims.sk.is_some()
+    /// The sealed session_key opened, or `None` where the token carries
+    /// none (a platform that gives none).
+    pub fn optional_session_key(&self) -> Result<Option<SessionKey>, Rejection> {
+        match self.claims.sk {
+            Some(_) => self.session_key().map(Some),
+            None => Ok(None),
+        }
     }
 }
 

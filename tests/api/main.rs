@@ -24,6 +24,7 @@ mod limits;
 mod login;
 mod logs;
 mod metrics;
+mod platforms;
 mod refresh;
 mod revocation;
 mod rotation;

@@ -1,6 +1,7 @@
 /**
  * wxauth client for mini-programs: WeChat (`wx`), QQ (`qq`), Douyin (`tt`),
- * uni-app (`uni`) and Taro (`Taro`).
+ * Alipay (`my`), Baidu (`swan`), Kuaishou (`ks`), Feishu (its `tt`, passed as
+ * `feishu` or detected), uni-app (`uni`) and Taro (`Taro`).
  *
  * It logs in with the runtime's login call and `POST /auth/login {code, appid}`,
  * keeps the token in the runtime's storage, adds `Authorization: Bearer <token>`
@@ -15,7 +16,7 @@
  * @packageDocumentation
  */
 /** The runtimes the client knows, named as their API objects are. */
-export type RuntimeName = 'wx' | 'qq' | 'tt' | 'uni' | 'Taro';
+export type RuntimeName = 'wx' | 'qq' | 'tt' | 'uni' | 'Taro' | 'my' | 'swan' | 'ks' | 'feishu';
 /**
  * Error codes: the server's stable problem+json `code`s, and the client's own
  * (`network_error`, `login_failed`, `http_error`). Other strings may appear as
@@ -116,6 +117,66 @@ export interface CallbackRuntime {
             appId: string;
         };
     };
+    /** Baidu: `swan.getLoginCode` gives the code its server exchanges (preferred to `login`) */
+    getLoginCode?(options: {
+        success?: (res: {
+            code: string;
+        }) => void;
+        fail?: (err: {
+            errMsg: string;
+        }) => void;
+    }): unknown;
+    /** Feishu's `tt` names its host app here (`Feishu`, `Lark`); Douyin's says `Douyin` */
+    getSystemInfoSync?(): object;
+}
+/**
+ * What the client needs of Alipay's `my`: `my.getAuthCode` gives the code,
+ * `my.request` takes `headers` and answers `status`, storage takes `{key, data}`.
+ */
+export interface AlipayRuntime {
+    getAuthCode(options: {
+        scopes?: string | string[];
+        success?: (res: {
+            authCode: string;
+        }) => void;
+        fail?: (err: {
+            error?: number;
+            errorMessage?: string;
+        }) => void;
+    }): unknown;
+    request(options: {
+        url: string;
+        method?: any;
+        data?: any;
+        headers?: Record<string, string>;
+        dataType?: any;
+        success?: (res: {
+            status: number;
+            data: any;
+            headers: any;
+        }) => void;
+        fail?: (err: {
+            error?: number;
+            errorMessage?: string;
+        }) => void;
+    }): unknown;
+    getStorageSync(options: {
+        key: string;
+    }): {
+        data: unknown;
+    };
+    setStorageSync(options: {
+        key: string;
+        data: any;
+    }): void;
+    removeStorageSync(options: {
+        key: string;
+    }): void;
+    getAccountInfoSync?(): {
+        miniProgram: {
+            appId: string;
+        };
+    };
 }
 /** What the client needs of a promise-style runtime: Taro. */
 export interface PromiseRuntime {
@@ -155,6 +216,14 @@ export interface ClientOptions {
     tt?: CallbackRuntime;
     uni?: CallbackRuntime;
     Taro?: PromiseRuntime;
+    /** Alipay */
+    my?: AlipayRuntime;
+    /** Baidu */
+    swan?: CallbackRuntime;
+    /** Kuaishou */
+    ks?: CallbackRuntime;
+    /** Feishu (Lark): its `tt` object (a global `tt` in Feishu is detected by `getSystemInfoSync().appName`) */
+    feishu?: CallbackRuntime;
     /**
      * The mini-program's appid, sent with every login. Default: the runtime's
      * account-info call (`getAccountInfoSync().miniProgram.appId`, on Douyin
@@ -195,7 +264,7 @@ export interface Me {
     /** expiry, seconds since the epoch */
     exp: number;
     appid: string;
-    platform: 'wechat' | 'qq' | 'douyin';
+    platform: 'wechat' | 'qq' | 'douyin' | 'alipay' | 'baidu' | 'kuaishou' | 'feishu';
 }
 /** The watermark the platform adds to encrypted data. */
 export interface Watermark {

@@ -1,7 +1,8 @@
 "use strict";
 /**
  * wxauth client for mini-programs: WeChat (`wx`), QQ (`qq`), Douyin (`tt`),
- * uni-app (`uni`) and Taro (`Taro`).
+ * Alipay (`my`), Baidu (`swan`), Kuaishou (`ks`), Feishu (its `tt`, passed as
+ * `feishu` or detected), uni-app (`uni`) and Taro (`Taro`).
  *
  * It logs in with the runtime's login call and `POST /auth/login {code, appid}`,
  * keeps the token in the runtime's storage, adds `Authorization: Bearer <token>`
@@ -34,7 +35,7 @@ class WxauthError extends Error {
     }
 }
 exports.WxauthError = WxauthError;
-const CALLBACK_RUNTIMES = ['wx', 'qq', 'tt', 'uni'];
+const CALLBACK_RUNTIMES = ['wx', 'qq', 'tt', 'uni', 'swan', 'ks', 'feishu'];
 /** Create a client of one wxauth server. */
 function createClient(options) {
     const adapter = pickRuntime(options);
@@ -285,7 +286,7 @@ function createClient(options) {
 /** The runtime passed in, or the first global that exists. */
 function pickRuntime(options) {
     const given = [];
-    const names = ['wx', 'qq', 'tt', 'uni', 'Taro'];
+    const names = ['wx', 'qq', 'tt', 'uni', 'Taro', 'my', 'swan', 'ks', 'feishu'];
     for (const n of names)
         if (options[n])
             given.push(n);
@@ -293,14 +294,25 @@ function pickRuntime(options) {
         throw new Error('wxauth: pass one runtime, not ' + given.join(' and '));
     if (given.length === 1) {
         const n = given[0];
-        return n === 'Taro' ? promiseAdapter(options.Taro) : callbackAdapter(n, options[n]);
+        if (n === 'Taro')
+            return promiseAdapter(options.Taro);
+        if (n === 'my')
+            return alipayAdapter(options.my);
+        return callbackAdapter(n, options[n]);
+    }
+    // Alipay's `my` has its own shape.
+    const myApi = (typeof my !== 'undefined' ? my : undefined);
+    if (myApi && typeof myApi.getAuthCode === 'function' && typeof myApi.request === 'function') {
+        return alipayAdapter(myApi);
     }
     // uni first (it runs on top of the others), then the platforms' own objects;
     // QQ and Douyin may also define `wx`, so it comes last.
     const globals = [
         ['uni', typeof uni !== 'undefined' ? uni : undefined],
         ['qq', typeof qq !== 'undefined' ? qq : undefined],
-        ['tt', typeof tt !== 'undefined' ? tt : undefined],
+        ['swan', typeof swan !== 'undefined' ? swan : undefined],
+        ['ks', typeof ks !== 'undefined' ? ks : undefined],
+        [isFeishu(typeof tt !== 'undefined' ? tt : undefined) ? 'feishu' : 'tt', typeof tt !== 'undefined' ? tt : undefined],
         ['wx', typeof wx !== 'undefined' ? wx : undefined],
     ];
     for (const g of globals) {
@@ -309,7 +321,84 @@ function pickRuntime(options) {
             return callbackAdapter(g[0], api);
         }
     }
-    throw new Error('wxauth: no mini-program runtime found (pass wx, qq, tt, uni or Taro)');
+    throw new Error('wxauth: no mini-program runtime found (pass wx, qq, tt, my, swan, ks, feishu, uni or Taro)');
+}
+/** Feishu runs gadgets on a `tt` of its own; its system info names the host app. */
+function isFeishu(api) {
+    try {
+        const info = api && typeof api.getSystemInfoSync === 'function'
+            ? api.getSystemInfoSync()
+            : null;
+        const appName = info && info.appName;
+        return typeof appName === 'string' && /feishu|lark/i.test(appName);
+    }
+    catch (_) {
+        return false;
+    }
+}
+function alipayAdapter(api) {
+    return {
+        name: 'my',
+        login: function () {
+            return new Promise(function (resolve, reject) {
+                // auth_base: silent, gives the user's id only (alipay.system.oauth.token).
+                api.getAuthCode({
+                    scopes: 'auth_base',
+                    success: function (res) {
+                        if (res && res.authCode)
+                            resolve(res.authCode);
+                        else
+                            reject(loginFailed(undefined, 'my'));
+                    },
+                    fail: function (err) {
+                        reject(loginFailed(err && err.errorMessage, 'my'));
+                    },
+                });
+            });
+        },
+        request: function (opts) {
+            return new Promise(function (resolve, reject) {
+                const headers = Object.assign({}, opts.header);
+                let data = opts.data;
+                // my.request sends objects as a form: send JSON as JSON.
+                if (data && typeof data === 'object' && !(data instanceof ArrayBuffer) && opts.method && opts.method !== 'GET') {
+                    data = JSON.stringify(data);
+                    headers['content-type'] = 'application/json';
+                }
+                api.request({
+                    url: opts.url,
+                    method: opts.method || 'GET',
+                    data: data,
+                    headers: headers,
+                    dataType: 'json',
+                    success: function (res) {
+                        resolve({ statusCode: res.status, data: res.data, header: res.headers || {} });
+                    },
+                    fail: function (err) {
+                        // Older base libraries fail a non-2xx answer (error 19) and hand it over.
+                        if (err && typeof err.status === 'number') {
+                            resolve({ statusCode: err.status, data: err.data, header: err.headers || {} });
+                            return;
+                        }
+                        reject(new WxauthError('network_error', 0, (err && err.errorMessage) || 'request failed'));
+                    },
+                });
+            });
+        },
+        get: function (key) {
+            const r = api.getStorageSync({ key: key });
+            return r ? r.data : null;
+        },
+        set: function (key, value) {
+            api.setStorageSync({ key: key, data: value });
+        },
+        remove: function (key) {
+            api.removeStorageSync({ key: key });
+        },
+        appid: function () {
+            return accountAppid(api);
+        },
+    };
 }
 function callbackAdapter(name, api) {
     if (CALLBACK_RUNTIMES.indexOf(name) < 0)
@@ -318,7 +407,9 @@ function callbackAdapter(name, api) {
         name: name,
         login: function () {
             return new Promise(function (resolve, reject) {
-                api.login({
+                // Baidu: getLoginCode gives the code jscode2sessionkey takes.
+                const call = name === 'swan' && typeof api.getLoginCode === 'function' ? api.getLoginCode.bind(api) : api.login.bind(api);
+                call({
                     success: function (res) {
                         if (res && res.code)
                             resolve(res.code);

@@ -1,6 +1,7 @@
 /**
  * wxauth client for mini-programs: WeChat (`wx`), QQ (`qq`), Douyin (`tt`),
- * uni-app (`uni`) and Taro (`Taro`).
+ * Alipay (`my`), Baidu (`swan`), Kuaishou (`ks`), Feishu (its `tt`, passed as
+ * `feishu` or detected), uni-app (`uni`) and Taro (`Taro`).
  *
  * It logs in with the runtime's login call and `POST /auth/login {code, appid}`,
  * keeps the token in the runtime's storage, adds `Authorization: Bearer <token>`
@@ -21,10 +22,13 @@ declare const wx: unknown;
 declare const qq: unknown;
 declare const tt: unknown;
 declare const uni: unknown;
+declare const my: unknown;
+declare const swan: unknown;
+declare const ks: unknown;
 declare function setTimeout(callback: () => void, ms: number): unknown;
 
 /** The runtimes the client knows, named as their API objects are. */
-export type RuntimeName = 'wx' | 'qq' | 'tt' | 'uni' | 'Taro';
+export type RuntimeName = 'wx' | 'qq' | 'tt' | 'uni' | 'Taro' | 'my' | 'swan' | 'ks' | 'feishu';
 
 /**
  * Error codes: the server's stable problem+json `code`s, and the client's own
@@ -137,6 +141,38 @@ export interface CallbackRuntime {
   getAccountInfoSync?(): { miniProgram: { appId: string } };
   /** Douyin: `getEnvInfoSync().microapp.appId` */
   getEnvInfoSync?(): { microapp: { appId: string } };
+  /** Baidu: `swan.getLoginCode` gives the code its server exchanges (preferred to `login`) */
+  getLoginCode?(options: {
+    success?: (res: { code: string }) => void;
+    fail?: (err: { errMsg: string }) => void;
+  }): unknown;
+  /** Feishu's `tt` names its host app here (`Feishu`, `Lark`); Douyin's says `Douyin` */
+  getSystemInfoSync?(): object;
+}
+
+/**
+ * What the client needs of Alipay's `my`: `my.getAuthCode` gives the code,
+ * `my.request` takes `headers` and answers `status`, storage takes `{key, data}`.
+ */
+export interface AlipayRuntime {
+  getAuthCode(options: {
+    scopes?: string | string[];
+    success?: (res: { authCode: string }) => void;
+    fail?: (err: { error?: number; errorMessage?: string }) => void;
+  }): unknown;
+  request(options: {
+    url: string;
+    method?: any;
+    data?: any;
+    headers?: Record<string, string>;
+    dataType?: any;
+    success?: (res: { status: number; data: any; headers: any }) => void;
+    fail?: (err: { error?: number; errorMessage?: string }) => void;
+  }): unknown;
+  getStorageSync(options: { key: string }): { data: unknown };
+  setStorageSync(options: { key: string; data: any }): void;
+  removeStorageSync(options: { key: string }): void;
+  getAccountInfoSync?(): { miniProgram: { appId: string } };
 }
 
 /** What the client needs of a promise-style runtime: Taro. */
@@ -167,6 +203,14 @@ export interface ClientOptions {
   tt?: CallbackRuntime;
   uni?: CallbackRuntime;
   Taro?: PromiseRuntime;
+  /** Alipay */
+  my?: AlipayRuntime;
+  /** Baidu */
+  swan?: CallbackRuntime;
+  /** Kuaishou */
+  ks?: CallbackRuntime;
+  /** Feishu (Lark): its `tt` object (a global `tt` in Feishu is detected by `getSystemInfoSync().appName`) */
+  feishu?: CallbackRuntime;
   /**
    * The mini-program's appid, sent with every login. Default: the runtime's
    * account-info call (`getAccountInfoSync().miniProgram.appId`, on Douyin
@@ -209,7 +253,7 @@ export interface Me {
   /** expiry, seconds since the epoch */
   exp: number;
   appid: string;
-  platform: 'wechat' | 'qq' | 'douyin';
+  platform: 'wechat' | 'qq' | 'douyin' | 'alipay' | 'baidu' | 'kuaishou' | 'feishu';
 }
 
 /** The watermark the platform adds to encrypted data. */
@@ -289,7 +333,7 @@ interface Adapter {
   appid(): string | undefined;
 }
 
-const CALLBACK_RUNTIMES: RuntimeName[] = ['wx', 'qq', 'tt', 'uni'];
+const CALLBACK_RUNTIMES: RuntimeName[] = ['wx', 'qq', 'tt', 'uni', 'swan', 'ks', 'feishu'];
 
 /** Create a client of one wxauth server. */
 export function createClient(options: ClientOptions): Client {
@@ -576,19 +620,28 @@ export function createClient(options: ClientOptions): Client {
 /** The runtime passed in, or the first global that exists. */
 function pickRuntime(options: ClientOptions): Adapter {
   const given: RuntimeName[] = [];
-  const names: RuntimeName[] = ['wx', 'qq', 'tt', 'uni', 'Taro'];
+  const names: RuntimeName[] = ['wx', 'qq', 'tt', 'uni', 'Taro', 'my', 'swan', 'ks', 'feishu'];
   for (const n of names) if (options[n]) given.push(n);
   if (given.length > 1) throw new Error('wxauth: pass one runtime, not ' + given.join(' and '));
   if (given.length === 1) {
     const n = given[0];
-    return n === 'Taro' ? promiseAdapter(options.Taro!) : callbackAdapter(n, options[n] as CallbackRuntime);
+    if (n === 'Taro') return promiseAdapter(options.Taro!);
+    if (n === 'my') return alipayAdapter(options.my!);
+    return callbackAdapter(n, options[n] as CallbackRuntime);
+  }
+  // Alipay's `my` has its own shape.
+  const myApi = (typeof my !== 'undefined' ? my : undefined) as AlipayRuntime | undefined;
+  if (myApi && typeof myApi.getAuthCode === 'function' && typeof myApi.request === 'function') {
+    return alipayAdapter(myApi);
   }
   // uni first (it runs on top of the others), then the platforms' own objects;
   // QQ and Douyin may also define `wx`, so it comes last.
   const globals: Array<[RuntimeName, unknown]> = [
     ['uni', typeof uni !== 'undefined' ? uni : undefined],
     ['qq', typeof qq !== 'undefined' ? qq : undefined],
-    ['tt', typeof tt !== 'undefined' ? tt : undefined],
+    ['swan', typeof swan !== 'undefined' ? swan : undefined],
+    ['ks', typeof ks !== 'undefined' ? ks : undefined],
+    [isFeishu(typeof tt !== 'undefined' ? tt : undefined) ? 'feishu' : 'tt', typeof tt !== 'undefined' ? tt : undefined],
     ['wx', typeof wx !== 'undefined' ? wx : undefined],
   ];
   for (const g of globals) {
@@ -597,7 +650,83 @@ function pickRuntime(options: ClientOptions): Adapter {
       return callbackAdapter(g[0], api);
     }
   }
-  throw new Error('wxauth: no mini-program runtime found (pass wx, qq, tt, uni or Taro)');
+  throw new Error('wxauth: no mini-program runtime found (pass wx, qq, tt, my, swan, ks, feishu, uni or Taro)');
+}
+
+/** Feishu runs gadgets on a `tt` of its own; its system info names the host app. */
+function isFeishu(api: unknown): boolean {
+  try {
+    const info = api && typeof (api as CallbackRuntime).getSystemInfoSync === 'function'
+      ? (api as CallbackRuntime).getSystemInfoSync!()
+      : null;
+    const appName = info && (info as { appName?: unknown }).appName;
+    return typeof appName === 'string' && /feishu|lark/i.test(appName);
+  } catch (_) {
+    return false;
+  }
+}
+
+function alipayAdapter(api: AlipayRuntime): Adapter {
+  return {
+    name: 'my',
+    login: function () {
+      return new Promise<string>(function (resolve, reject) {
+        // auth_base: silent, gives the user's id only (alipay.system.oauth.token).
+        api.getAuthCode({
+          scopes: 'auth_base',
+          success: function (res) {
+            if (res && res.authCode) resolve(res.authCode);
+            else reject(loginFailed(undefined, 'my'));
+          },
+          fail: function (err) {
+            reject(loginFailed(err && err.errorMessage, 'my'));
+          },
+        });
+      });
+    },
+    request: function (opts) {
+      return new Promise<Response>(function (resolve, reject) {
+        const headers: Record<string, string> = Object.assign({}, opts.header);
+        let data: any = opts.data;
+        // my.request sends objects as a form: send JSON as JSON.
+        if (data && typeof data === 'object' && !(data instanceof ArrayBuffer) && opts.method && opts.method !== 'GET') {
+          data = JSON.stringify(data);
+          headers['content-type'] = 'application/json';
+        }
+        api.request({
+          url: opts.url,
+          method: opts.method || 'GET',
+          data: data,
+          headers: headers,
+          dataType: 'json',
+          success: function (res) {
+            resolve({ statusCode: res.status, data: res.data, header: res.headers || {} });
+          },
+          fail: function (err: any) {
+            // Older base libraries fail a non-2xx answer (error 19) and hand it over.
+            if (err && typeof err.status === 'number') {
+              resolve({ statusCode: err.status, data: err.data, header: err.headers || {} });
+              return;
+            }
+            reject(new WxauthError('network_error', 0, (err && err.errorMessage) || 'request failed'));
+          },
+        });
+      });
+    },
+    get: function (key) {
+      const r = api.getStorageSync({ key: key });
+      return r ? r.data : null;
+    },
+    set: function (key, value) {
+      api.setStorageSync({ key: key, data: value });
+    },
+    remove: function (key) {
+      api.removeStorageSync({ key: key });
+    },
+    appid: function () {
+      return accountAppid(api);
+    },
+  };
 }
 
 function callbackAdapter(name: RuntimeName, api: CallbackRuntime): Adapter {
@@ -606,7 +735,9 @@ function callbackAdapter(name: RuntimeName, api: CallbackRuntime): Adapter {
     name: name,
     login: function () {
       return new Promise<string>(function (resolve, reject) {
-        api.login({
+        // Baidu: getLoginCode gives the code jscode2sessionkey takes.
+        const call = name === 'swan' && typeof api.getLoginCode === 'function' ? api.getLoginCode.bind(api) : api.login.bind(api);
+        call({
           success: function (res) {
             if (res && res.code) resolve(res.code);
             else reject(loginFailed((res as any) && (res as any).errMsg, name));

@@ -28,6 +28,8 @@ const CHECKS = [
   ['tt', '@douyin-microapp/typings', 'tsconfig.tt.json'],
   ['uni', '@dcloudio/types', 'tsconfig.uni.json'],
   ['Taro', '@tarojs/taro', 'tsconfig.taro.json'],
+  ['my (Alipay)', '@mini-types/alipay', 'tsconfig.my.json'],
+  ['swan, ks and Feishu tt (no published typings)', 'the client\'s CallbackRuntime', 'tsconfig.unpublished.json'],
 ];
 
 for (const [runtime, typings, config] of CHECKS) {

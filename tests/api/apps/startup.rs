@@ -80,9 +80,9 @@ fn a_bad_apps_file_refuses_to_start_naming_the_app_and_the_problem() {
             "an unknown platform",
             format!(
                 "{shop}{}",
-                app_table("alipay", "2021000000000000", "secret_env = \"QQ_SECRET\"")
+                app_table("line", "2021000000000000", "secret_env = \"QQ_SECRET\"")
             ),
-            "app 2 (2021000000000000): platform: \"alipay\" is not a platform".to_owned(),
+            "app 2 (2021000000000000): platform: \"line\" is not a platform".to_owned(),
         ),
         (
             "a secret variable that is unset",
