@@ -4,6 +4,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{
     self, EnvError, KeyFolder, KeySettings, Listen, LogSettings, RevocationsFile, Settings,
 };
+use crate::domain::{Kid, UserId};
 use crate::keyring::{self, KeyAlg, Keyring, SharedKeyring};
 use crate::revocation::Edit;
 use crate::startup::Application;
@@ -44,7 +45,7 @@ pub enum Command {
         /// The kid (file stem); default the UTC time YYYYMMDDTHHMMSSZ, so
         /// newer keys sort later and sign.
         #[arg(long)]
-        kid: Option<String>,
+        kid: Option<Kid>,
     },
     /// List the keys: kid, alg, whether it signs, file.
     Keys {
@@ -67,7 +68,7 @@ pub enum Command {
     /// in again. ID is an openid or a unionid.
     Revoke {
         /// The openid or unionid.
-        id: String,
+        id: UserId,
         /// RFC 3339, such as 2026-11-22T10:00:00Z; default now.
         #[arg(long)]
         at: Option<String>,
@@ -78,7 +79,7 @@ pub enum Command {
     /// Ban a user: no login, no token, until `wxauth unban ID`.
     Ban {
         /// The openid or unionid.
-        id: String,
+        id: UserId,
         /// The file.
         #[command(flatten)]
         revocations: RevocationsFile,
@@ -86,7 +87,7 @@ pub enum Command {
     /// Lift every ban of a user.
     Unban {
         /// The openid or unionid.
-        id: String,
+        id: UserId,
         /// The file.
         #[command(flatten)]
         revocations: RevocationsFile,
@@ -211,9 +212,13 @@ pub async fn run(cli: Cli) -> i32 {
             id,
             at,
             revocations,
-        } => revoke(id, at.as_deref(), &revocations),
-        Command::Ban { id, revocations } => edit_revocations(&revocations, &Edit::Ban(id)),
-        Command::Unban { id, revocations } => edit_revocations(&revocations, &Edit::Unban(id)),
+        } => revoke(id.into_string(), at.as_deref(), &revocations),
+        Command::Ban { id, revocations } => {
+            edit_revocations(&revocations, &Edit::Ban(id.into_string()))
+        }
+        Command::Unban { id, revocations } => {
+            edit_revocations(&revocations, &Edit::Unban(id.into_string()))
+        }
     };
     match result {
         Ok(code) => code,
@@ -257,9 +262,12 @@ async fn serve(settings: Settings) -> Result<i32, String> {
     Ok(0)
 }
 
-fn keygen(alg: KeyAlg, folder: &KeyFolder, kid: Option<String>) -> Result<i32, String> {
+fn keygen(alg: KeyAlg, folder: &KeyFolder, kid: Option<Kid>) -> Result<i32, String> {
     let dir = &folder.dir;
-    let kid = kid.unwrap_or_else(|| keyring::default_kid(chrono::Utc::now()));
+    let kid = kid.map_or_else(
+        || keyring::default_kid(chrono::Utc::now()),
+        Kid::into_string,
+    );
     let path = keyring::write_new_key(dir, &kid, alg).map_err(|e| {
         format!(
             "cannot write {}: {e}",
@@ -339,7 +347,7 @@ fn inspect(token: &str, settings: &Settings) -> Result<i32, String> {
     };
     let (keyring, _) = Keyring::load(
         &settings.keys.folder.dir,
-        settings.keys.signing_kid.as_deref(),
+        settings.keys.signing_kid.as_ref().map(Kid::as_str),
     )
     .map_err(|e| e.to_string())?;
     let policy = TokenPolicy::for_apps(&settings.issuer, settings.appids(), settings.leeway);

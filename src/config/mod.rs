@@ -10,6 +10,7 @@
 
 mod apps_file;
 
+use crate::domain::{AppId, Kid};
 use crate::edge::TrustedProxies;
 use crate::platform::{AppConfig, Platform};
 use clap::{Args, CommandFactory as _, Parser, ValueEnum};
@@ -123,8 +124,8 @@ pub struct Settings {
 
     /// The WeChat mini-program's appid (one-app shorthand; set
     /// WECHAT_SECRET too).
-    #[arg(long, env = "WECHAT_APPID", value_parser = parse_appid, value_name = "APPID")]
-    pub wechat_appid: Option<String>,
+    #[arg(long, env = "WECHAT_APPID", value_name = "APPID")]
+    pub wechat_appid: Option<AppId>,
 
     /// The mini-program's app secret; never logged.
     #[arg(long, env = "WECHAT_SECRET", value_parser = parse_secret, hide_env_values = true, value_name = "SECRET")]
@@ -251,8 +252,8 @@ pub struct KeySettings {
 
     /// Pin the signing key by kid; unset: the kid in DIR/signing-kid, else
     /// the greatest active kid.
-    #[arg(long, env = "WXAUTH_SIGNING_KID", value_parser = parse_kid, value_name = "KID")]
-    pub signing_kid: Option<String>,
+    #[arg(long, env = "WXAUTH_SIGNING_KID", value_name = "KID")]
+    pub signing_kid: Option<Kid>,
 
     /// Seconds a newly published key file verifies before it may sign; `0`:
     /// at once (0 to 604800).
@@ -271,7 +272,7 @@ impl KeySettings {
     /// How the signing key is chosen.
     pub fn signing_rule(&self) -> crate::keyring::SigningRule {
         crate::keyring::SigningRule {
-            pin: self.signing_kid.clone(),
+            pin: self.signing_kid.clone().map(Kid::into_string),
             activation_delay: self.key_activation_delay,
         }
     }
@@ -351,7 +352,7 @@ impl Settings {
             (Some(path), _, _) => apps_file::read_apps_file(path, lookup),
             (None, Some(appid), Some(secret)) => Ok(vec![AppConfig {
                 platform: Platform::Wechat,
-                appid: appid.clone(),
+                appid: appid.to_string(),
                 secret: secret.clone(),
                 api_base: self
                     .wechat_api_base
@@ -530,33 +531,15 @@ pub fn parse_bind(text: &str) -> Result<SocketAddr, String> {
     })
 }
 
-/// An appid: WeChat's `wx` + 16 hex, QQ's digits, Douyin's `tt` + 16; all
-/// within `[A-Za-z0-9_-]{1,64}`.
+/// An appid ([`AppId`]), as the apps file's text.
 pub fn parse_appid(appid: &str) -> Result<String, String> {
-    if appid.is_empty()
-        || appid.len() > 64
-        || !appid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(
-            "must be the mini-program's appid (letters and digits, such as wx1234567890abcdef)"
-                .into(),
-        );
-    }
-    Ok(appid.to_owned())
+    AppId::parse(appid)
+        .map(AppId::into_string)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_secret(text: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(text))
-}
-
-fn parse_kid(kid: &str) -> Result<String, String> {
-    if crate::keyring::is_valid_kid(kid) {
-        Ok(kid.to_owned())
-    } else {
-        Err("must be a kid: 1 to 64 characters of [A-Za-z0-9_-], the stem of a key file".into())
-    }
 }
 
 fn parse_issuer(issuer: &str) -> Result<String, String> {
