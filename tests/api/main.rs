@@ -22,6 +22,7 @@ mod jwks;
 mod limits;
 mod login;
 mod logs;
+mod messages;
 mod metrics;
 mod refresh;
 mod revocation;
