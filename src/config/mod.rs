@@ -1,12 +1,15 @@
-//! Settings (docs/API.md, "Configuration"), declared once: every variable is a field below
-//! with its environment name, default, validation and doc comment, so
-//! `wxauth serve --help` documents them all, and nothing else in the crate
-//! reads the environment.
+//! Settings (docs/API.md, "Configuration"), declared once: every variable
+//! is a field below with its environment name, default, value parser and
+//! doc comment, so `wxauth serve --help` documents them all, and nothing
+//! else in the crate reads the environment. [`Config`] is the settings
+//! validated once (the apps read, the mode decided), what the server is
+//! built from.
 //!
-//! The environment (and `.env`) is read through [`Settings::from_lookup`],
-//! which hands clap every set variable as its flag: an empty value counts as
-//! unset (so `.env` lines like `WECHAT_APPID=` do what they look like), and
-//! every error names the variable, never clap's flag.
+//! The environment (and `.env`) is read through [`with_env`] (by
+//! [`Config::from_lookup`] and the command line), which hands clap every set
+//! variable as its flag: an empty value counts as unset (so `.env` lines
+//! like `WECHAT_APPID=` do what they look like), and every error names the
+//! variable, never clap's flag.
 
 mod apps_file;
 
@@ -113,7 +116,8 @@ pub struct LogSettings {
     pub log_format: LogFormat,
 }
 
-/// All of wxauth's settings (docs/API.md, "Configuration"). Read with [`Settings::from_env`].
+/// All of wxauth's settings (docs/API.md, "Configuration"), each valid on
+/// its own; [`Config::new`] checks them together.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "wxauth serve",
