@@ -299,7 +299,7 @@ fn list_keys(keys: &KeySettings) -> Result<i32, String> {
     let (keyring, broken) =
         Keyring::load_with(&keys.folder.dir, &rule, now).map_err(|e| e.to_string())?;
     println!(
-        "{:<24} {:<6} {:<11} {:<22} FILE",
+        "{:<24} {:<6} {:<11} {:<25} FILE",
         "KID", "ALG", "ROLE", "ACTIVE"
     );
     for state in keyring.states() {
@@ -315,9 +315,9 @@ fn list_keys(keys: &KeySettings) -> Result<i32, String> {
             None => "no".to_owned(),
         };
         println!(
-            "{:<24} {:<6} {:<11} {:<22} {}",
+            "{:<24} {:<6} {:<11} {:<25} {}",
             key.kid(),
-            key.alg(),
+            key.alg().to_string(),
             role,
             active,
             key.path().display()
@@ -325,7 +325,7 @@ fn list_keys(keys: &KeySettings) -> Result<i32, String> {
     }
     for file in &broken {
         println!(
-            "{:<24} {:<6} {:<11} {:<22} {} ({})",
+            "{:<24} {:<6} {:<11} {:<25} {} ({})",
             "-",
             "-",
             "broken",

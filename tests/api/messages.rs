@@ -177,3 +177,34 @@ async fn inspect_needs_only_the_key_folder_and_checks_an_audience_when_given() {
     assert_ne!(other_code, 0);
     assert!(other_err.contains("token refused"), "{other_err}");
 }
+
+#[test]
+fn wxauth_keys_columns_line_up_under_their_headings() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    wxauth::keyring::write_new_key(&keys, FIRST_KID, wxauth::keyring::KeyAlg::Eddsa).unwrap();
+    wxauth::keyring::write_new_key(&keys, "20260102T000000Z", wxauth::keyring::KeyAlg::Rs256)
+        .unwrap();
+
+    let (code, stdout, stderr) = run_wxauth(dir.path(), &[], &["keys"]);
+
+    assert_eq!(code, 0, "{stderr}");
+    let header = stdout.lines().next().unwrap();
+    let role_at = header.find("ROLE").unwrap();
+    let file_at = header.find("FILE").unwrap();
+    for line in stdout
+        .lines()
+        .skip(1)
+        .filter(|line| line.starts_with("2026"))
+    {
+        let role = line.get(role_at..).unwrap();
+        assert!(
+            role.starts_with("signing") || role.starts_with("verify-only"),
+            "ROLE at column {role_at}: {stdout}"
+        );
+        assert!(
+            line.get(file_at..).unwrap().starts_with("keys/"),
+            "FILE at column {file_at}: {stdout}"
+        );
+    }
+}
