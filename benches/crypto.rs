@@ -17,7 +17,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::Arc;
 use wxauth::clock::ManualClock;
-use wxauth::domain::{SessionKey, WeChatId};
+use wxauth::domain::{SessionKey, UserId};
 use wxauth::keyring::{KeyAlg, Keyring, SharedKeyring, render_jwks, write_new_key};
 use wxauth::platform::{decrypt_user_data, encrypt_user_data};
 use wxauth::token::{Claims, Subject, TokenIssuer, TokenPolicy, TokenVerifier};
@@ -35,7 +35,7 @@ fn per_algorithm(c: &mut Criterion) {
         let (keyring, _) = Keyring::load(dir.path(), None).unwrap();
         let clock = Arc::new(ManualClock::new(NOW));
         let issuer = TokenIssuer::new("wxauth", 7200, clock.clone());
-        let openid = WeChatId::parse("oGZUI0egBJY1zhBYw2KhdUfwVJJE").unwrap();
+        let openid = UserId::parse("oGZUI0egBJY1zhBYw2KhdUfwVJJE").unwrap();
         let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
         let subject = Subject {
             appid: "wx1",
@@ -82,7 +82,7 @@ fn per_algorithm(c: &mut Criterion) {
                 let fresh: Vec<String> = (0..iters)
                     .map(|_| {
                         minted += 1;
-                        let openid = WeChatId::parse(&format!("o{minted:0>27}")).unwrap();
+                        let openid = UserId::parse(&format!("o{minted:0>27}")).unwrap();
                         let subject = Subject {
                             appid: "wx1",
                             platform: wxauth::platform::Platform::Wechat,

@@ -365,7 +365,7 @@ readyz() {
   body=$("${CURL[@]}" "$1/readyz") || true
   sk=$(sed -n 's/.*"signing_kid":"\([^"]*\)".*/\1/p' <<<"$body")
   nk=$(sed -n 's/.*"next_signing":{[^}]*"kid":"\([^"]*\)".*/\1/p' <<<"$body")
-  nf=$(sed -n 's/.*"next_signing":{[^}]*"from":\([0-9]*\).*/\1/p' <<<"$body")
+  nf=$(sed -n 's/.*"next_signing":{[^}]*"from":"\([^"]*\)".*/\1/p' <<<"$body")
   echo "${sk:--} ${nk:--} ${nf:--}"
 }
 
@@ -386,6 +386,7 @@ sleep 1
 K2=$("$BIN" keygen --dir "$KEYS" --alg es256 --kid "$(date -u -d '+1 year' +%Y%m%dT%H%M%SZ)" 2>/dev/null) ||
   die "wxauth keygen (new key)"
 FROM=$(($(stat -c %Y "$KEYS/$K2.pem") + DELAY))
+FROM_UTC=$(date -u -d "@$FROM" +%Y-%m-%dT%H:%M:%SZ)   # as /readyz says it
 for r in a b; do
   u=URL_$r
   check "publish: replica $r lists $K2 in its JWK Set within a rescan (no SIGHUP)" \
@@ -394,8 +395,8 @@ done
 for r in a b; do
   u=URL_$r
   read -r sk nk nf <<<"$(readyz "${!u}")"
-  check "publish: replica $r still signs with $K1; /readyz next_signing: $nk from $nf (file time + ${DELAY}s: $FROM)" \
-    test "$sk $nk $nf" = "$K1 $K2 $FROM"
+  check "publish: replica $r still signs with $K1; /readyz next_signing: $nk from $nf (file time + ${DELAY}s: $FROM_UTC)" \
+    test "$sk $nk $nf" = "$K1 $K2 $FROM_UTC"
 done
 
 # A token of the new key before anyone signs with it (from a third replica,

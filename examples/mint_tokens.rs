@@ -9,7 +9,7 @@
 use std::io::Write as _;
 use std::sync::Arc;
 use wxauth::clock::{Clock, SystemClock};
-use wxauth::domain::{SessionKey, WeChatId};
+use wxauth::domain::{SessionKey, UserId};
 use wxauth::keyring::Keyring;
 use wxauth::token::{Subject, TokenIssuer};
 
@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==")?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for i in 0..count {
-        let openid = WeChatId::parse(&format!("oMINT{i:0>23}"))?;
+        let openid = UserId::parse(&format!("oMINT{i:0>23}"))?;
         let subject = Subject {
             appid: &appid,
             platform: wxauth::platform::Platform::Wechat,

@@ -2,8 +2,10 @@
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{
-    self, EnvError, KeyFolder, KeySettings, Listen, LogSettings, RevocationsFile, Settings,
+    self, Config, EnvError, KeyFolder, KeySettings, Listen, LogSettings, Mode, RevocationsFile,
+    Settings,
 };
+use crate::domain::{AppId, Kid, UserId};
 use crate::keyring::{self, KeyAlg, Keyring, SharedKeyring};
 use crate::revocation::Edit;
 use crate::startup::Application;
@@ -19,11 +21,15 @@ use std::sync::Arc;
 /// Configuration comes from the environment and from a `.env` file in the
 /// working directory; `wxauth serve --help` lists every variable.
 #[derive(Debug, Parser)]
-#[command(name = "wxauth", version)]
+#[command(name = "wxauth", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// The server's settings when no subcommand is given (`wxauth` is
+    /// `wxauth serve`).
+    #[command(flatten, next_help_heading = "Server settings (wxauth serve)")]
+    pub serve: Settings,
 }
 
 /// The subcommands.
@@ -44,7 +50,7 @@ pub enum Command {
         /// The kid (file stem); default the UTC time YYYYMMDDTHHMMSSZ, so
         /// newer keys sort later and sign.
         #[arg(long)]
-        kid: Option<String>,
+        kid: Option<Kid>,
         /// Write nothing (and exit 0) when the folder already holds a key
         /// file: a first-start job that needs no shell (the container
         /// image has none).
@@ -63,16 +69,30 @@ pub enum Command {
     Inspect {
         /// The token, or `-` for stdin.
         token: String,
-        /// The server's settings (issuer, appid, keys).
+        /// The key folder.
         #[command(flatten)]
-        settings: Box<Settings>,
+        folder: KeyFolder,
+        /// The `aud` the token must have (an appid); unset: any, shown.
+        #[arg(long, value_name = "APPID")]
+        audience: Option<AppId>,
+        /// The `iss` the token must have.
+        #[arg(
+            long,
+            env = "WXAUTH_ISSUER",
+            default_value = "wxauth",
+            value_name = "ISS"
+        )]
+        issuer: String,
+        /// Clock skew allowed on exp/nbf/iat, seconds.
+        #[arg(long, env = "WXAUTH_LEEWAY", default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=300), value_name = "SECONDS")]
+        leeway: i64,
     },
     /// Revoke a user's tokens: those from logins at or before TIME (default
     /// now) stop working on every replica at its next rescan; the user logs
     /// in again. ID is an openid or a unionid.
     Revoke {
         /// The openid or unionid.
-        id: String,
+        id: UserId,
         /// RFC 3339, such as 2026-11-22T10:00:00Z; default now.
         #[arg(long)]
         at: Option<String>,
@@ -83,7 +103,7 @@ pub enum Command {
     /// Ban a user: no login, no token, until `wxauth unban ID`.
     Ban {
         /// The openid or unionid.
-        id: String,
+        id: UserId,
         /// The file.
         #[command(flatten)]
         revocations: RevocationsFile,
@@ -91,7 +111,7 @@ pub enum Command {
     /// Lift every ban of a user.
     Unban {
         /// The openid or unionid.
-        id: String,
+        id: UserId,
         /// The file.
         #[command(flatten)]
         revocations: RevocationsFile,
@@ -108,60 +128,17 @@ pub enum Command {
 
 /// Parses the command line `args` (with the program name first), taking
 /// every setting the chosen subcommand has from `lookup` (the environment)
-/// unless a flag gives it. `wxauth` alone is `wxauth serve`.
-pub fn parse(
-    mut args: Vec<String>,
-    lookup: &impl Fn(&str) -> Option<String>,
-) -> Result<Cli, EnvError> {
+/// unless a flag gives it. `wxauth` alone is `wxauth serve` (clap's
+/// `args_conflicts_with_subcommands`: the top level carries serve's
+/// settings).
+pub fn parse(args: Vec<String>, lookup: &impl Fn(&str) -> Option<String>) -> Result<Cli, EnvError> {
     let command = Cli::command();
-    let first = args.get(1).cloned();
-    let subcommand = match first.as_deref() {
-        None => {
-            args.push("serve".to_owned());
-            Some("serve".to_owned())
-        }
-        Some(name) if command.find_subcommand(name).is_some() => Some(name.to_owned()),
-        // Flags with no subcommand: `wxauth --version`, `wxauth --bind ...`.
-        Some(flag)
-            if flag.starts_with('-') && !matches!(flag, "-h" | "--help" | "-V" | "--version") =>
-        {
-            args.insert(1, "serve".to_owned());
-            Some("serve".to_owned())
-        }
-        Some(_) => None,
-    };
-    // Help shows the variables, so it is rendered from the command that
-    // still knows them.
-    // Only as a flag, or as the subcommand position (`wxauth help`): an id
-    // or a value that reads "help" is not a request for help.
-    let asks_help = args
-        .iter()
-        .skip(1)
-        .any(|arg| matches!(arg.as_str(), "-h" | "--help"))
-        || args.get(1).is_some_and(|arg| arg == "help");
-    if asks_help {
-        return Err(EnvError::Usage(
-            command
-                .try_get_matches_from(&args)
-                .err()
-                .unwrap_or_else(|| clap::Error::new(clap::error::ErrorKind::DisplayHelp)),
-        ));
-    }
+    let subcommand = args
+        .get(1)
+        .filter(|name| command.find_subcommand(name).is_some())
+        .cloned();
     let matches = config::with_env(command, args, subcommand.as_deref(), lookup)?;
-    let mut cli = Cli::from_arg_matches(&matches).map_err(EnvError::Usage)?;
-    // The server's settings are read whole: the apps (and their secrets) too.
-    match &mut cli.command {
-        Command::Serve(settings) | Command::Inspect { settings, .. } => {
-            settings.resolve(lookup).map_err(EnvError::Config)?;
-        }
-        Command::Keygen { .. }
-        | Command::Keys { .. }
-        | Command::Healthcheck { .. }
-        | Command::Revoke { .. }
-        | Command::Ban { .. }
-        | Command::Unban { .. } => {}
-    }
-    Ok(cli)
+    Cli::from_arg_matches(&matches).map_err(EnvError::Usage)
 }
 
 /// Reads `.env` from the working directory, if there is one. A line that
@@ -204,10 +181,17 @@ pub fn init_logging() -> Result<(), String> {
     crate::logging::init(&settings)
 }
 
-/// Runs the parsed command; returns the process exit code.
-pub async fn run(cli: Cli) -> i32 {
-    let result = match cli.command {
-        Command::Serve(settings) => serve(*settings).await,
+/// Runs the parsed command, reading what the settings name (the apps'
+/// secrets) through `lookup`; returns the process exit code.
+pub async fn run(cli: Cli, lookup: &impl Fn(&str) -> Option<String>) -> i32 {
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Serve(Box::new(cli.serve)));
+    let result = match command {
+        Command::Serve(settings) => match Config::new(*settings, lookup) {
+            Ok(config) => serve(config).await,
+            Err(error) => Err(error.to_string()),
+        },
         Command::Keygen {
             alg,
             folder,
@@ -225,42 +209,62 @@ pub async fn run(cli: Cli) -> i32 {
             }
         }
         Command::Keys { keys } => list_keys(&keys),
-        Command::Inspect { token, settings } => inspect(&token, &settings),
+        Command::Inspect {
+            token,
+            folder,
+            audience,
+            issuer,
+            leeway,
+        } => inspect(&token, &folder, audience.as_ref(), &issuer, leeway),
         Command::Healthcheck { listen } => healthcheck(&listen).await,
         Command::Revoke {
             id,
             at,
             revocations,
-        } => revoke(id, at.as_deref(), &revocations),
-        Command::Ban { id, revocations } => edit_revocations(&revocations, &Edit::Ban(id)),
-        Command::Unban { id, revocations } => edit_revocations(&revocations, &Edit::Unban(id)),
+        } => revoke(id.into_string(), at.as_deref(), &revocations),
+        Command::Ban { id, revocations } => {
+            edit_revocations(&revocations, &Edit::Ban(id.into_string()))
+        }
+        Command::Unban { id, revocations } => {
+            edit_revocations(&revocations, &Edit::Unban(id.into_string()))
+        }
     };
     match result {
         Ok(code) => code,
         Err(message) => {
-            log::error!("{message}");
-            eprintln!("wxauth: {message}");
+            report(&message);
             1
         }
     }
 }
 
-async fn serve(settings: Settings) -> Result<i32, String> {
-    let simulator = settings.is_simulator();
-    if simulator && !settings.listen.bind.ip().is_loopback() {
+/// Says why wxauth stops, once: as a log line when the logger writes
+/// errors (so a JSON log stays JSON), else on stderr.
+pub fn report(message: &str) {
+    if log::log_enabled!(log::Level::Error) {
+        log::error!("{message}");
+    } else {
+        eprintln!("wxauth: {message}");
+    }
+}
+
+async fn serve(config: Config) -> Result<i32, String> {
+    let simulator = config.is_simulator();
+    let bind = config.settings.listen.bind;
+    if simulator && !bind.ip().is_loopback() {
         log::warn!(
-            "WXAUTH_SIMULATOR=on on {}: anyone who reaches this port can log in as anyone. \
-             Never expose it beyond a developer's machine",
-            settings.listen.bind
+            "WXAUTH_SIMULATOR=on on {bind}: anyone who reaches this port can log in as anyone. \
+             Never expose it beyond a developer's machine"
         );
     }
+    let apps = served_apps(&config);
     let clock: SharedClock = Arc::new(SystemClock);
-    let app = Application::build(settings, clock)
+    let app = Application::build(config, clock)
         .await
         .map_err(|e| e.to_string())?;
     let base = format!("http://{}", app.local_addr());
     log::info!(
-        "wxauth listening on {base} ({} mode, signing kid {})",
+        "wxauth listening on {base} ({} mode, signing kid {}, apps: {apps})",
         if simulator { "simulator" } else { "production" },
         app.signing_kid()
     );
@@ -290,9 +294,27 @@ fn holds_a_key(dir: &std::path::Path) -> bool {
     })
 }
 
-fn keygen(alg: KeyAlg, folder: &KeyFolder, kid: Option<String>) -> Result<i32, String> {
+/// The apps served, as the start line lists them: `appid (platform)`.
+fn served_apps(config: &Config) -> String {
+    let apps: Vec<String> = match &config.mode {
+        Mode::Apps(apps) => apps
+            .iter()
+            .map(|app| format!("{} ({})", app.appid, app.platform))
+            .collect(),
+        Mode::Simulator { .. } => config::SIMULATOR_APPS
+            .iter()
+            .map(|(platform, appid)| format!("{appid} ({platform})"))
+            .collect(),
+    };
+    apps.join(", ")
+}
+
+fn keygen(alg: KeyAlg, folder: &KeyFolder, kid: Option<Kid>) -> Result<i32, String> {
     let dir = &folder.dir;
-    let kid = kid.unwrap_or_else(|| keyring::default_kid(chrono::Utc::now()));
+    let kid = kid.map_or_else(
+        || keyring::default_kid(chrono::Utc::now()),
+        Kid::into_string,
+    );
     let path = keyring::write_new_key(dir, &kid, alg).map_err(|e| {
         format!(
             "cannot write {}: {e}",
@@ -310,7 +332,7 @@ fn list_keys(keys: &KeySettings) -> Result<i32, String> {
     let (keyring, broken) =
         Keyring::load_with(&keys.folder.dir, &rule, now).map_err(|e| e.to_string())?;
     println!(
-        "{:<24} {:<6} {:<11} {:<22} FILE",
+        "{:<24} {:<6} {:<11} {:<25} FILE",
         "KID", "ALG", "ROLE", "ACTIVE"
     );
     for state in keyring.states() {
@@ -326,9 +348,9 @@ fn list_keys(keys: &KeySettings) -> Result<i32, String> {
             None => "no".to_owned(),
         };
         println!(
-            "{:<24} {:<6} {:<11} {:<22} {}",
+            "{:<24} {:<6} {:<11} {:<25} {}",
             key.kid(),
-            key.alg(),
+            key.alg().to_string(),
             role,
             active,
             key.path().display()
@@ -336,7 +358,7 @@ fn list_keys(keys: &KeySettings) -> Result<i32, String> {
     }
     for file in &broken {
         println!(
-            "{:<24} {:<6} {:<11} {:<22} {} ({})",
+            "{:<24} {:<6} {:<11} {:<25} {} ({})",
             "-",
             "-",
             "broken",
@@ -360,7 +382,13 @@ fn utc(seconds: i64) -> String {
     )
 }
 
-fn inspect(token: &str, settings: &Settings) -> Result<i32, String> {
+fn inspect(
+    token: &str,
+    folder: &KeyFolder,
+    audience: Option<&AppId>,
+    issuer: &str,
+    leeway: i64,
+) -> Result<i32, String> {
     let token = if token == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -370,23 +398,26 @@ fn inspect(token: &str, settings: &Settings) -> Result<i32, String> {
     } else {
         token.to_owned()
     };
-    let (keyring, _) = Keyring::load(
-        &settings.keys.folder.dir,
-        settings.keys.signing_kid.as_deref(),
-    )
-    .map_err(|e| e.to_string())?;
-    let policy = TokenPolicy::for_apps(&settings.issuer, settings.appids(), settings.leeway);
+    let (keyring, _) = Keyring::load(&folder.dir, None).map_err(|e| e.to_string())?;
+    // No expected audience: the token's own (unverified) `aud` is accepted,
+    // and shown with the claims.
+    let audience = match audience {
+        Some(appid) => appid.to_string(),
+        None => part(&token, 1)
+            .and_then(|claims| {
+                claims
+                    .get("aud")
+                    .and_then(|aud| aud.as_str().map(str::to_owned))
+            })
+            .unwrap_or_default(),
+    };
+    let policy = TokenPolicy::new(issuer, &audience, leeway);
     let verifier = TokenVerifier::new(SharedKeyring::new(keyring), policy, Arc::new(SystemClock));
     let verified = verifier
         .verify_signed(&token)
         .map_err(|reason| format!("token refused: {reason}"))?;
     // The header as the token carries it (verification parsed it already).
-    let header: serde_json::Value = token
-        .split('.')
-        .next()
-        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default();
+    let header = part(&token, 0).unwrap_or_default();
     let mut claims = serde_json::to_value(&*verified.claims).map_err(|e| e.to_string())?;
     // WeChat's web and app logins carry no sealed session_key at all.
     if let Some(sealed) = claims.get_mut("sk") {
@@ -406,6 +437,13 @@ fn inspect(token: &str, settings: &Settings) -> Result<i32, String> {
             Ok(1)
         }
     }
+}
+
+/// Part `index` of a JWS compact token, decoded as JSON (not verified).
+fn part(token: &str, index: usize) -> Option<serde_json::Value> {
+    let text = token.split('.').nth(index)?;
+    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 fn revoke(id: String, at: Option<&str>, revocations: &RevocationsFile) -> Result<i32, String> {

@@ -9,15 +9,15 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-/// Seconds a client is told to wait after WeChat's rate limit (45011: 100
-/// calls per user per minute).
+/// Seconds a client is told to wait after a platform's rate limit (WeChat
+/// 45011: 100 calls per user per minute).
 pub const PLATFORM_RETRY_AFTER: u64 = 60;
 /// Seconds a client is told to wait when wxauth sheds a login.
 const OVERLOAD_RETRY_AFTER: u32 = 1;
 
-/// Everything a request can fail with, as the client sees it. The variants are
-/// the stable codes of SPEC section 3, plus `not_found` and
-/// `method_not_allowed` for requests that match no route.
+/// Everything a request can fail with, as the client sees it. The variants
+/// carry the stable codes of docs/API.md ("Errors"), including `not_found`
+/// and `method_not_allowed` for requests that match no route.
 #[derive(thiserror::Error)]
 pub enum ApiError {
     /// Malformed JSON, a missing, empty or mistyped field, bad base64.
@@ -29,33 +29,35 @@ pub enum ApiError {
         /// The route's limit in bytes.
         limit: usize,
     },
-    /// WeChat 40029: the code is wrong or older than five minutes.
+    /// The platform says the code is wrong or expired (WeChat 40029).
     #[error(
-        "the code is invalid or expired: get a new one (wx.login() for /auth/login, \
-         the getPhoneNumber button for /wx/phone)"
+        "the code is invalid or expired: get a new one from the mini-program's login \
+         call (for /wx/phone, from the getPhoneNumber button)"
     )]
     InvalidCode,
-    /// WeChat 40163: the code was already exchanged.
+    /// The platform says the code was already exchanged (WeChat 40163).
     #[error(
-        "the code was already used: get a new one (wx.login() for /auth/login, \
-         the getPhoneNumber button for /wx/phone)"
+        "the code was already used: get a new one from the mini-program's login \
+         call (for /wx/phone, from the getPhoneNumber button)"
     )]
     CodeUsed,
-    /// WeChat 45011: too many logins for this user.
-    #[error("WeChat is rate limiting this user: retry after the Retry-After delay")]
-    RateLimited,
-    /// This client is past `WXAUTH_CLIENT_RATE` (SPEC section 10).
+    /// The platform is rate limiting this user (WeChat 45011: 100 calls per
+    /// user per minute). Not [`ApiError::ClientRateLimited`], wxauth's own.
+    #[error("the platform is rate limiting this user: retry after the Retry-After delay")]
+    PlatformRateLimited,
+    /// This client is past `WXAUTH_CLIENT_RATE` (docs/API.md, "At the edge").
     #[error("too many requests from this address: retry after the Retry-After delay")]
     ClientRateLimited {
         /// Seconds until the client may send again.
         retry_after: u64,
     },
     /// The request names no mini-program served here, or none while several
-    /// are (SPEC section 8).
+    /// are (docs/API.md, "Apps and platforms").
     #[error("{0}")]
     UnknownApp(String),
-    /// `/wx/phone` or `/auth/check` with a token of a QQ or Douyin app, or
-    /// a session_key route with a token of WeChat's web or app logins.
+    /// `/wx/phone` or `/auth/check` with a token of another platform than
+    /// WeChat's mini-programs, or a session_key route with a token that has
+    /// none (WeChat's web and app logins, Alipay, Feishu).
     #[error("{0} logins have no such API here")]
     UnsupportedPlatform(&'static str),
     /// A web login's `state` is missing, forged, expired, or made for
@@ -63,21 +65,22 @@ pub enum ApiError {
     #[error("{0}")]
     InvalidState(String),
     /// The request body has a `Content-Encoding`: bodies are never
-    /// decompressed (SPEC section 10).
+    /// decompressed (docs/API.md, "At the edge").
     #[error("request bodies must not be compressed (no Content-Encoding)")]
     UnsupportedMediaType,
 
-    /// WeChat 40226 (a high-risk account), or a user banned here.
+    /// The platform blocks the user (WeChat 40226, a high-risk account), or
+    /// the user is banned here.
     #[error("this user may not log in")]
     UserBlocked,
-    /// WeChat answered with an error wxauth cannot recover from, or with
-    /// something that is not a valid answer.
-    #[error("WeChat answered with an error; the server log names the cause")]
+    /// The platform answered with an error wxauth cannot recover from, or
+    /// with something that is not a valid answer.
+    #[error("the platform answered with an error; the server log names the cause")]
     UpstreamError,
-    /// WeChat could not be reached in time.
-    #[error("WeChat could not be reached in time")]
+    /// The platform could not be reached in time.
+    #[error("the platform could not be reached in time")]
     UpstreamUnavailable,
-    /// Too many calls to WeChat are in flight.
+    /// Too many calls to the platforms are in flight.
     #[error("the server is busy: retry after the Retry-After delay")]
     Overloaded,
     /// The bearer token is missing or is not one of ours. Every reason gives
@@ -117,55 +120,88 @@ impl std::fmt::Debug for ApiError {
     }
 }
 
+/// One row of the error table: what a client sees of an [`ApiError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemType {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The stable, machine-readable `code` (docs/API.md, "Errors").
+    pub code: &'static str,
+    /// The problem's `title` (RFC 9457 section 3.1.3): the same for every
+    /// answer of this type.
+    pub title: &'static str,
+}
+
+const fn row(status: StatusCode, code: &'static str, title: &'static str) -> ProblemType {
+    ProblemType {
+        status,
+        code,
+        title,
+    }
+}
+
 impl ApiError {
-    /// The stable, machine-readable code of this error.
-    pub fn code(&self) -> &'static str {
+    /// The error table: status, stable code and title of every variant, in
+    /// one place. The `detail` is the variant's `Display`.
+    pub fn problem_type(&self) -> ProblemType {
+        use StatusCode as S;
         match self {
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::InvalidCode => "invalid_code",
-            Self::CodeUsed => "code_used",
-            Self::RateLimited | Self::ClientRateLimited { .. } => "rate_limited",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::UnknownApp(_) => "unknown_app",
-            Self::UnsupportedPlatform(_) => "unsupported_platform",
-            Self::InvalidState(_) => "invalid_state",
-            Self::UserBlocked => "user_blocked",
-            Self::UpstreamError => "upstream_error",
-            Self::UpstreamUnavailable => "upstream_unavailable",
-            Self::Overloaded => "overloaded",
-            Self::InvalidToken { .. } => "invalid_token",
-            Self::SessionExpired => "session_expired",
-            Self::DecryptFailed(_) => "decrypt_failed",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::Internal => "internal_error",
+            Self::InvalidRequest(_) => row(S::BAD_REQUEST, "invalid_request", "Invalid request"),
+            Self::UnknownApp(_) => row(S::BAD_REQUEST, "unknown_app", "Unknown app"),
+            Self::UnsupportedPlatform(_) => row(
+                S::BAD_REQUEST,
+                "unsupported_platform",
+                "Unsupported platform",
+            ),
+            Self::InvalidState(_) => row(S::BAD_REQUEST, "invalid_state", "Invalid state"),
+            Self::InvalidCode => row(S::BAD_REQUEST, "invalid_code", "Invalid code"),
+            Self::CodeUsed => row(S::BAD_REQUEST, "code_used", "Code already used"),
+            Self::PayloadTooLarge { .. } => row(
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+            ),
+            Self::UnsupportedMediaType => row(
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+            ),
+            Self::PlatformRateLimited => row(
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Rate limited by the platform",
+            ),
+            Self::ClientRateLimited { .. } => {
+                row(S::TOO_MANY_REQUESTS, "rate_limited", "Rate limited")
+            }
+            Self::UserBlocked => row(S::FORBIDDEN, "user_blocked", "User blocked"),
+            Self::UpstreamError => row(S::BAD_GATEWAY, "upstream_error", "Platform error"),
+            Self::UpstreamUnavailable => row(
+                S::GATEWAY_TIMEOUT,
+                "upstream_unavailable",
+                "Platform unavailable",
+            ),
+            Self::Overloaded => row(S::SERVICE_UNAVAILABLE, "overloaded", "Overloaded"),
+            Self::InvalidToken { .. } => row(S::UNAUTHORIZED, "invalid_token", "Invalid token"),
+            Self::SessionExpired => row(S::UNAUTHORIZED, "session_expired", "Session expired"),
+            Self::DecryptFailed(_) => row(
+                S::UNPROCESSABLE_ENTITY,
+                "decrypt_failed",
+                "Decryption failed",
+            ),
+            Self::NotFound => row(S::NOT_FOUND, "not_found", "Not found"),
+            Self::MethodNotAllowed { .. } => row(
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            ),
+            Self::Internal => row(S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error"),
         }
     }
 
-    fn title(&self) -> &'static str {
-        match self {
-            Self::InvalidRequest(_) => "Invalid request",
-            Self::PayloadTooLarge { .. } => "Payload too large",
-            Self::InvalidCode => "Invalid code",
-            Self::CodeUsed => "Code already used",
-            Self::RateLimited => "Rate limited by WeChat",
-            Self::ClientRateLimited { .. } => "Rate limited",
-            Self::UnsupportedMediaType => "Unsupported media type",
-            Self::UnknownApp(_) => "Unknown app",
-            Self::UnsupportedPlatform(_) => "Unsupported platform",
-            Self::InvalidState(_) => "Invalid state",
-            Self::UserBlocked => "User blocked",
-            Self::UpstreamError => "WeChat error",
-            Self::UpstreamUnavailable => "WeChat unavailable",
-            Self::Overloaded => "Overloaded",
-            Self::InvalidToken { .. } => "Invalid token",
-            Self::SessionExpired => "Session expired",
-            Self::DecryptFailed(_) => "Decryption failed",
-            Self::NotFound => "Not found",
-            Self::MethodNotAllowed { .. } => "Method not allowed",
-            Self::Internal => "Internal error",
-        }
+    /// The stable, machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        self.problem_type().code
     }
 }
 
@@ -184,35 +220,19 @@ struct Problem<'a> {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::InvalidRequest(_)
-            | Self::InvalidCode
-            | Self::CodeUsed
-            | Self::UnknownApp(_)
-            | Self::UnsupportedPlatform(_)
-            | Self::InvalidState(_) => StatusCode::BAD_REQUEST,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited | Self::ClientRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::UserBlocked => StatusCode::FORBIDDEN,
-            Self::UpstreamError => StatusCode::BAD_GATEWAY,
-            Self::UpstreamUnavailable => StatusCode::GATEWAY_TIMEOUT,
-            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
-            Self::InvalidToken { .. } | Self::SessionExpired => StatusCode::UNAUTHORIZED,
-            Self::DecryptFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.problem_type().status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let code = self.code();
+        let ProblemType {
+            status,
+            code,
+            title,
+        } = self.problem_type();
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
         match self {
-            Self::RateLimited => {
+            Self::PlatformRateLimited => {
                 response.insert_header((header::RETRY_AFTER, PLATFORM_RETRY_AFTER));
             }
             Self::ClientRateLimited { retry_after } => {
@@ -242,7 +262,7 @@ impl ResponseError for ApiError {
         }
         response.json(Problem {
             type_: format!("tag:wxauth,2026:problem:{code}"),
-            title: self.title(),
+            title,
             status: status.as_u16(),
             detail: self.to_string(),
             code,
@@ -250,13 +270,13 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The platform's answers, as the client sees them (SPEC section 3's table).
+/// The platform's answers, as the client sees them (docs/API.md, "Errors").
 impl From<PlatformError> for ApiError {
     fn from(error: PlatformError) -> Self {
         match error {
             PlatformError::InvalidCode => Self::InvalidCode,
             PlatformError::CodeUsed => Self::CodeUsed,
-            PlatformError::RateLimited => Self::RateLimited,
+            PlatformError::RateLimited => Self::PlatformRateLimited,
             PlatformError::UserBlocked => Self::UserBlocked,
             PlatformError::Busy { .. }
             | PlatformError::Rejected { .. }

@@ -9,35 +9,47 @@
 
 use crate::config::{LogFormat, LogSettings};
 use actix_web::HttpMessage as _;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use log::{Level, Log, Metadata, Record};
 use std::io::Write as _;
 
 /// Targets whose ERROR lines are caused by clients, not by the server.
 const CLIENT_CAUSED: &[&str] = &["actix_http::h1", "actix_http::h2"];
 
-/// Installs the logger for `settings`; fails on a filter it cannot parse.
+/// Installs the logger for `settings`; fails on a filter it cannot parse
+/// (env_logger would skip a bad directive with a warning, and serve with a
+/// half-understood filter).
 pub fn init(settings: &LogSettings) -> Result<(), String> {
-    let filter = env_filter::Builder::new()
+    env_filter::Builder::new()
         .try_parse(&settings.filter)
         .map_err(|e| {
             format!(
                 "RUST_LOG: {:?} is not a log filter ({e}); e.g. info or wxauth=debug,actix_web=info",
                 settings.filter
             )
-        })?
+        })?;
+    let format = settings.log_format;
+    let logger = env_logger::Builder::new()
+        .parse_filters(&settings.filter)
+        .write_style(env_logger::WriteStyle::Never)
+        .format(move |buf, record| {
+            let ts = buf.timestamp_millis().to_string();
+            let line = match format {
+                LogFormat::Text => text_line(&ts, record),
+                LogFormat::Json => json_line(&ts, record),
+            };
+            buf.write_all(line.as_bytes())
+        })
         .build();
-    let logger = Logger {
-        filter,
-        format: settings.log_format,
-    };
-    log::set_max_level(logger.filter.filter());
-    log::set_boxed_logger(Box::new(logger)).map_err(|e| e.to_string())
+    log::set_max_level(logger.filter());
+    log::set_boxed_logger(Box::new(Demoting(logger))).map_err(|e| e.to_string())
 }
 
-struct Logger {
-    filter: env_filter::Filter,
-    format: LogFormat,
-}
+/// env_logger's logger, with a client's garbage demoted to DEBUG (see
+/// [`CLIENT_CAUSED`]) before it filters and formats.
+struct Demoting(env_logger::Logger);
 
 /// The level a record is logged at: its own, but DEBUG for a client's
 /// garbage (see [`CLIENT_CAUSED`]).
@@ -53,10 +65,10 @@ fn effective_level(target: &str, level: Level) -> Level {
     }
 }
 
-impl Log for Logger {
+impl Log for Demoting {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         let level = effective_level(metadata.target(), metadata.level());
-        self.filter.enabled(
+        self.0.enabled(
             &Metadata::builder()
                 .level(level)
                 .target(metadata.target())
@@ -66,56 +78,46 @@ impl Log for Logger {
 
     fn log(&self, record: &Record<'_>) {
         let level = effective_level(record.target(), record.level());
-        if !self.enabled(record.metadata()) {
-            return;
+        if level == record.level() {
+            self.0.log(record);
+        } else {
+            self.0.log(
+                &Record::builder()
+                    .args(*record.args())
+                    .level(level)
+                    .target(record.target())
+                    .module_path(record.module_path())
+                    .file(record.file())
+                    .line(record.line())
+                    .key_values(record.key_values())
+                    .build(),
+            );
         }
-        let line = match self.format {
-            LogFormat::Text => text_line(level, record),
-            LogFormat::Json => json_line(level, record),
-        };
-        // A log line that cannot be written is dropped: there is nowhere
-        // left to report it.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 
     fn flush(&self) {
-        let _ = std::io::stderr().flush();
+        self.0.flush();
     }
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// env_logger's default shape: `[ts LEVEL target] msg key=value...`.
-fn text_line(level: Level, record: &Record<'_>) -> String {
-    let mut fields = Fields::default();
-    let _ = record.key_values().visit(&mut fields);
-    let mut line = format!(
-        "[{} {level:<5} {}] {}",
-        now(),
+/// env_logger's default shape without colours: `[ts LEVEL target] msg`.
+/// The record's key-values are not repeated: the message says them (the
+/// access log's line is written for people), the JSON lines carry them.
+fn text_line(ts: &str, record: &Record<'_>) -> String {
+    format!(
+        "[{ts} {:<5} {}] {}\n",
+        record.level(),
         record.target(),
         record.args()
-    );
-    for (key, value) in &fields.0 {
-        line.push(' ');
-        line.push_str(key);
-        line.push('=');
-        match value {
-            serde_json::Value::String(text) => line.push_str(text),
-            other => line.push_str(&other.to_string()),
-        }
-    }
-    line.push('\n');
-    line
+    )
 }
 
 /// One JSON object: `ts`, `level`, `target`, `msg`, then the record's
 /// key-values (the access log's `method`, `path`, `status`, ...).
-fn json_line(level: Level, record: &Record<'_>) -> String {
+fn json_line(ts: &str, record: &Record<'_>) -> String {
     let mut object = serde_json::Map::new();
-    object.insert("ts".into(), now().into());
-    object.insert("level".into(), level.as_str().into());
+    object.insert("ts".into(), ts.into());
+    object.insert("level".into(), record.level().as_str().into());
     object.insert("target".into(), record.target().into());
     object.insert("msg".into(), record.args().to_string().into());
     let mut fields = Fields::default();
@@ -159,6 +161,20 @@ pub const ACCESS_TARGET: &str = "wxauth::access";
 /// Whether the access log writes anything at the current filter.
 pub fn access_log_enabled() -> bool {
     log::log_enabled!(target: ACCESS_TARGET, Level::Info)
+}
+
+/// Middleware: one [`access`] line for every answer, when the access log's
+/// level is on.
+pub async fn access_log<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    let started = access_log_enabled().then(std::time::Instant::now);
+    let response = next.call(req).await;
+    if let (Some(started), Ok(response)) = (started, &response) {
+        access(response, started.elapsed());
+    }
+    response
 }
 
 /// One access log line: the client (as the rate limiter counts it), method,
@@ -205,9 +221,26 @@ mod tests {
     }
 
     #[test]
+    fn text_lines_do_not_repeat_the_key_values() {
+        let line = text_line(
+            "2026-01-01T00:00:00.000Z",
+            &Record::builder()
+                .args(format_args!("\"GET /auth/me\" 401 0.040ms"))
+                .target("wxauth::access")
+                .level(Level::Info)
+                .key_values(&[("status", 401u64)])
+                .build(),
+        );
+        assert_eq!(
+            line,
+            "[2026-01-01T00:00:00.000Z INFO  wxauth::access] \"GET /auth/me\" 401 0.040ms\n"
+        );
+    }
+
+    #[test]
     fn json_lines_carry_the_fields_and_key_values() {
         let line = json_line(
-            Level::Info,
+            "2026-01-01T00:00:00.000Z",
             &Record::builder()
                 .args(format_args!("GET /healthz 200"))
                 .target("wxauth::access")

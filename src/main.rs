@@ -20,10 +20,9 @@ async fn main() {
         Ok(cli) => cli,
         Err(wxauth::config::EnvError::Usage(error)) => error.exit(),
         Err(wxauth::config::EnvError::Config(error)) => {
-            log::error!("{error}");
-            eprintln!("wxauth: {error}");
+            wxauth::cli::report(&error.to_string());
             std::process::exit(1);
         }
     };
-    std::process::exit(wxauth::cli::run(cli).await);
+    std::process::exit(wxauth::cli::run(cli, &lookup).await);
 }

@@ -5,7 +5,7 @@
 
 use crate::apps::{Apps, UnknownApp};
 use crate::clock::SharedClock;
-use crate::domain::{LoginCode, WeChatId};
+use crate::domain::{LoginCode, UserId};
 use crate::keyring::SharedKeyring;
 use crate::platform::{Platform, PlatformError};
 use crate::revocation::SharedRevocations;
@@ -207,7 +207,7 @@ impl Sessions {
         })?;
         {
             let list = self.revocations.load_current();
-            let banned = |id: Option<&WeChatId>| id.is_some_and(|id| list.is_banned(id.as_str()));
+            let banned = |id: Option<&UserId>| id.is_some_and(|id| list.is_banned(id.as_str()));
             if banned(Some(&session.openid)) || banned(session.unionid.as_ref()) {
                 return Err(SessionError::Banned);
             }
@@ -216,7 +216,7 @@ impl Sessions {
             appid: app.appid(),
             platform: app.platform(),
             openid: session.openid.as_str(),
-            unionid: session.unionid.as_ref().map(WeChatId::as_str),
+            unionid: session.unionid.as_ref().map(UserId::as_str),
             session_key: session.session_key.as_ref(),
             auth_time: self.clock.now(),
         };

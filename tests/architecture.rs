@@ -115,3 +115,158 @@ fn the_lower_layers_never_reach_up() {
         assert!(reaches.is_empty(), "{lower} uses {reaches:?}");
     }
 }
+
+/// docs/API.md, read as text.
+fn api_doc() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/API.md")).unwrap()
+}
+
+/// One of every `ApiError`; the match below stops compiling when a variant
+/// is added, so the list cannot fall behind.
+fn every_api_error() -> Vec<wxauth::error::ApiError> {
+    use wxauth::error::ApiError as E;
+    let all = vec![
+        E::InvalidRequest(String::new()),
+        E::PayloadTooLarge { limit: 1 },
+        E::InvalidCode,
+        E::CodeUsed,
+        E::PlatformRateLimited,
+        E::ClientRateLimited { retry_after: 1 },
+        E::UnknownApp(String::new()),
+        E::UnsupportedPlatform("QQ"),
+        E::InvalidState(String::new()),
+        E::UnsupportedMediaType,
+        E::UserBlocked,
+        E::UpstreamError,
+        E::UpstreamUnavailable,
+        E::Overloaded,
+        E::InvalidToken { token_sent: true },
+        E::SessionExpired,
+        E::DecryptFailed(String::new()),
+        E::NotFound,
+        E::MethodNotAllowed { allow: "GET" },
+        E::Internal,
+    ];
+    for error in &all {
+        match error {
+            E::InvalidRequest(_)
+            | E::PayloadTooLarge { .. }
+            | E::InvalidCode
+            | E::CodeUsed
+            | E::PlatformRateLimited
+            | E::ClientRateLimited { .. }
+            | E::UnknownApp(_)
+            | E::UnsupportedPlatform(_)
+            | E::InvalidState(_)
+            | E::UnsupportedMediaType
+            | E::UserBlocked
+            | E::UpstreamError
+            | E::UpstreamUnavailable
+            | E::Overloaded
+            | E::InvalidToken { .. }
+            | E::SessionExpired
+            | E::DecryptFailed(_)
+            | E::NotFound
+            | E::MethodNotAllowed { .. }
+            | E::Internal => {}
+        }
+    }
+    all
+}
+
+#[test]
+fn every_error_code_is_in_the_api_doc_with_its_status() {
+    let doc = api_doc();
+    for error in every_api_error() {
+        let row = error.problem_type();
+        let line = format!("| `{}` | {} |", row.code, row.status.as_u16());
+        assert!(doc.contains(&line), "docs/API.md lacks the row {line}");
+    }
+}
+
+#[test]
+fn every_variable_of_serve_help_is_in_the_api_doc() {
+    use clap::CommandFactory as _;
+    let doc = api_doc();
+    let command = wxauth::config::Settings::command();
+    let variables: Vec<String> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .map(|env| env.to_string_lossy().into_owned())
+        .collect();
+    assert!(variables.len() > 20, "{variables:?}");
+    for variable in variables {
+        assert!(
+            doc.contains(&format!("`{variable}`")),
+            "docs/API.md does not document {variable}"
+        );
+    }
+}
+
+/// Module -> the modules its `Uses:` line in docs/ARCHITECTURE.md names,
+/// for every code-map section about one top-level module.
+fn claimed_uses() -> BTreeMap<String, BTreeSet<String>> {
+    let map =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ARCHITECTURE.md"))
+            .unwrap();
+    let mut claims = BTreeMap::new();
+    for section in map.split("\n### ").skip(1) {
+        let heading = section.lines().next().unwrap_or_default();
+        let Some(module) = heading
+            .strip_prefix("`src/")
+            .and_then(|rest| rest.split('`').next())
+            .map(|path| path.trim_end_matches('/').trim_end_matches(".rs"))
+            .filter(|_| heading.matches('`').count() == 2)
+        else {
+            continue;
+        };
+        // The `Uses:` sentence, which may wrap over lines.
+        let text = section.replace('\n', " ");
+        let Some(uses) = text
+            .split("Uses: ")
+            .nth(1)
+            .and_then(|rest| rest.split('.').next())
+        else {
+            continue;
+        };
+        let names: BTreeSet<String> = uses
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        claims.insert(module.to_owned(), names);
+    }
+    claims
+}
+
+#[test]
+fn the_architecture_map_says_who_uses_whom_truly() {
+    let graph = edges();
+    let claims = claimed_uses();
+    // Every module of the graph has a section with a `Uses:` line.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut modules: BTreeSet<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|entry| {
+            entry
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_owned()
+        })
+        .filter(|name| name != "main" && name != "lib")
+        .collect();
+    modules.extend(graph.keys().cloned());
+    for module in modules {
+        let actual = graph.get(&module).cloned().unwrap_or_default();
+        let claimed = claims
+            .get(&module)
+            .unwrap_or_else(|| panic!("docs/ARCHITECTURE.md has no `Uses:` line for src/{module}"));
+        assert_eq!(
+            claimed, &actual,
+            "docs/ARCHITECTURE.md's `Uses:` line of src/{module} is not what it imports"
+        );
+    }
+}

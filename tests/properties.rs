@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use wxauth::clock::ManualClock;
-use wxauth::domain::{SessionKey, WeChatId};
+use wxauth::domain::{SessionKey, UserId};
 use wxauth::keyring::seal::SealingKey;
 use wxauth::keyring::{KeyAlg, KeyGeneration, Keyring, SharedKeyring, write_new_key};
 use wxauth::platform::{decrypt_user_data, encrypt_user_data};
@@ -38,7 +38,7 @@ fn fixture() -> &'static (TokenVerifier, Vec<String>) {
         let clock = Arc::new(ManualClock::new(NOW));
         let policy = TokenPolicy::new("wxauth", "wx1", 30);
         let issuer = TokenIssuer::new("wxauth", 7200, clock.clone());
-        let openid = WeChatId::parse("oGZUI0egBJY1zhBYw2KhdUfwVJJE").unwrap();
+        let openid = UserId::parse("oGZUI0egBJY1zhBYw2KhdUfwVJJE").unwrap();
         let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
         let subject = Subject {
             appid: "wx1",

@@ -1,4 +1,4 @@
-//! The apps file (`WXAUTH_APPS_FILE`, SPEC section 8): TOML, read once at
+//! The apps file (`WXAUTH_APPS_FILE`, docs/API.md "Apps and platforms"): TOML, read once at
 //! start and validated completely; every problem names the app and the
 //! field. Secrets come only from an environment variable or a file, and are
 //! held in a type that never prints them.
@@ -107,6 +107,17 @@ pub fn read_apps_file(
     let text =
         read_small_file(path, MAX_APPS_FILE).map_err(|e| fail(format!("cannot be read: {e}")))?;
     let text = String::from_utf8(text).map_err(|_| fail("is not UTF-8".into()))?;
+    // `[app]` parses as one table where an array of tables is expected;
+    // serde would say only "invalid type: map, expected a sequence".
+    if let Ok(table) = toml::from_str::<toml::Table>(&text)
+        && table.get("app").is_some_and(toml::Value::is_table)
+    {
+        return Err(fail(
+            "[app] is a single table: write each mini-program as an [[app]] table \
+             (double brackets), one per app"
+                .into(),
+        ));
+    }
     // toml's own Display quotes the offending line, which could hold a
     // secret someone wrote into the file: only its message and line number.
     let file: AppsFile = toml::from_str(&text).map_err(|e| {

@@ -1,17 +1,23 @@
-//! Settings (SPEC section 2), declared once: every variable is a field below
-//! with its environment name, default, validation and doc comment, so
-//! `wxauth serve --help` documents them all, and nothing else in the crate
-//! reads the environment.
+//! Settings (docs/API.md, "Configuration"), declared once: every variable
+//! is a field below with its environment name, default, value parser and
+//! doc comment, so `wxauth serve --help` documents them all, and nothing
+//! else in the crate reads the environment. [`Config`] is the settings
+//! validated once (the apps read, the mode decided), what the server is
+//! built from.
 //!
-//! The environment (and `.env`) is read through [`Settings::from_lookup`],
-//! which hands clap every set variable as its flag: an empty value counts as
-//! unset (so `.env` lines like `WECHAT_APPID=` do what they look like), and
-//! every error names the variable, never clap's flag.
+//! The environment (and `.env`) is read through [`with_env`] (by
+//! [`Config::from_lookup`] and the command line), which hands clap every set
+//! variable as its flag: an empty value counts as unset (so `.env` lines
+//! like `WECHAT_APPID=` do what they look like), and every error names the
+//! variable, never clap's flag.
 
 mod apps_file;
 
+use crate::domain::{AppId, Kid};
 use crate::edge::TrustedProxies;
 use crate::platform::{AppConfig, Platform};
+use clap::builder::RangedU64ValueParser;
+use clap::error::{ContextKind, ContextValue};
 use clap::{Args, CommandFactory as _, Parser, ValueEnum};
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -51,7 +57,7 @@ impl ConfigError {
     }
 }
 
-/// `WXAUTH_SIMULATOR`: when the built-in simulator (SPEC section 6) serves.
+/// `WXAUTH_SIMULATOR`: when the built-in simulator (docs/API.md, "Simulator") serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum SimulatorSwitch {
     /// When no app is configured, on a loopback bind only.
@@ -94,7 +100,7 @@ pub const SIMULATOR_APPS: [(Platform, &str); 10] = [
 pub enum Mode {
     /// Real platforms, with the mini-programs' credentials.
     Apps(Vec<AppConfig>),
-    /// The built-in simulator (SPEC section 6).
+    /// The built-in simulator (docs/API.md, "Simulator").
     Simulator {
         /// `WECHAT_API_BASE` if set (for the WeChat app); else the server's
         /// own `/sim` routes.
@@ -121,7 +127,8 @@ pub struct LogSettings {
     pub log_format: LogFormat,
 }
 
-/// All of wxauth's settings (SPEC section 2). Read with [`Settings::from_env`].
+/// All of wxauth's settings (docs/API.md, "Configuration"), each valid on
+/// its own; [`Config::new`] checks them together.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "wxauth serve",
@@ -134,15 +141,15 @@ pub struct Settings {
 
     /// The WeChat mini-program's appid (one-app shorthand; set
     /// WECHAT_SECRET too).
-    #[arg(long, env = "WECHAT_APPID", value_parser = parse_appid, value_name = "APPID")]
-    pub wechat_appid: Option<String>,
+    #[arg(long, env = "WECHAT_APPID", value_name = "APPID")]
+    pub wechat_appid: Option<AppId>,
 
     /// The mini-program's app secret; never logged.
     #[arg(long, env = "WECHAT_SECRET", value_parser = parse_secret, hide_env_values = true, value_name = "SECRET")]
     pub wechat_secret: Option<SecretString>,
 
-    /// A TOML file of several mini-programs, of any platform (SPEC section
-    /// 8); refuses to start if WECHAT_APPID is set too.
+    /// A TOML file of several mini-programs, of any platform (docs/API.md,
+    /// "Apps and platforms"); refuses to start if WECHAT_APPID is set too.
     #[arg(long, env = "WXAUTH_APPS_FILE", value_name = "FILE")]
     pub apps_file: Option<PathBuf>,
 
@@ -157,7 +164,7 @@ pub struct Settings {
     #[arg(long, env = "WECHAT_API_BASE", value_parser = parse_base_url, value_name = "URL")]
     pub wechat_api_base: Option<String>,
 
-    /// Folder of key files `<kid>.pem` (SPEC section 4).
+    /// Folder of key files `<kid>.pem` (docs/API.md, "Keys and rotation").
     #[command(flatten)]
     pub keys: KeySettings,
 
@@ -174,59 +181,54 @@ pub struct Settings {
     pub public_url: Option<String>,
 
     /// Token lifetime, seconds (60 to 86400).
-    #[arg(long, env = "WXAUTH_TOKEN_TTL", default_value_t = 7200, value_parser = seconds(60, 86_400), value_name = "SECONDS")]
+    #[arg(long, env = "WXAUTH_TOKEN_TTL", default_value_t = 7200, value_parser = clap::value_parser!(i64).range(60..=86_400), value_name = "SECONDS")]
     pub token_ttl: i64,
 
     /// How long after login /auth/refresh may renew, seconds (60 to
     /// 31536000, at least WXAUTH_TOKEN_TTL).
-    #[arg(long, env = "WXAUTH_SESSION_MAX_AGE", default_value_t = 2_592_000, value_parser = seconds(60, 31_536_000), value_name = "SECONDS")]
+    #[arg(long, env = "WXAUTH_SESSION_MAX_AGE", default_value_t = 2_592_000, value_parser = clap::value_parser!(i64).range(60..=31_536_000), value_name = "SECONDS")]
     pub session_max_age: i64,
 
     /// Clock skew allowed on exp/nbf/iat, seconds (0 to 300).
-    #[arg(long, env = "WXAUTH_LEEWAY", default_value_t = 30, value_parser = seconds(0, 300), value_name = "SECONDS")]
+    #[arg(long, env = "WXAUTH_LEEWAY", default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=300), value_name = "SECONDS")]
     pub leeway: i64,
 
     /// Seconds between rescans of the key folder and the revocation file (1
     /// to 86400).
-    #[arg(long, env = "WXAUTH_KEYS_RELOAD", default_value_t = 30, value_parser = seconds(1, 86_400), value_name = "SECONDS")]
+    #[arg(long, env = "WXAUTH_KEYS_RELOAD", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=86_400), value_name = "SECONDS")]
     pub keys_reload: i64,
 
     /// Time limit of one call to the platform, seconds (1 to 60).
-    #[arg(long, env = "WXAUTH_UPSTREAM_TIMEOUT", default_value_t = 5, value_parser = seconds(1, 60), value_name = "SECONDS")]
+    #[arg(long, env = "WXAUTH_UPSTREAM_TIMEOUT", default_value_t = 5, value_parser = clap::value_parser!(i64).range(1..=60), value_name = "SECONDS")]
     pub upstream_timeout: i64,
 
     /// Concurrent calls to the platforms; past it logins get 503
     /// `overloaded` (1 to 100000).
-    #[arg(long, env = "WXAUTH_MAX_UPSTREAM", default_value_t = 256, value_parser = count(1, 100_000), value_name = "CALLS")]
+    #[arg(long, env = "WXAUTH_MAX_UPSTREAM", default_value_t = 256, value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000), value_name = "CALLS")]
     pub max_upstream: usize,
 
     /// Seconds in-flight requests get after SIGTERM (0 to 3600).
-    #[arg(long, env = "WXAUTH_SHUTDOWN_TIMEOUT", default_value_t = 30, value_parser = seconds(0, 3_600), value_name = "SECONDS")]
+    #[arg(long, env = "WXAUTH_SHUTDOWN_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=3_600), value_name = "SECONDS")]
     pub shutdown_timeout: i64,
 
-    /// The protections against clients (SPEC section 10).
+    /// The protections against clients (docs/API.md, "At the edge").
     #[command(flatten)]
     pub edge: EdgeSettings,
 
-    /// The revocation and ban list (SPEC section 9).
+    /// The revocation and ban list (docs/API.md, "Revocation and bans").
     #[command(flatten)]
     pub revocations: RevocationsFile,
 
     /// Logging.
     #[command(flatten)]
     pub log: LogSettings,
-
-    /// The configured apps, read by [`Settings::resolve`] (from the apps
-    /// file or the one-app shorthand); empty in simulator mode.
-    #[arg(skip)]
-    pub apps: Vec<AppConfig>,
 }
 
 /// The revocation file (the server's, and the one `wxauth revoke|ban|unban`
 /// edit).
 #[derive(Debug, Clone, Args)]
 pub struct RevocationsFile {
-    /// Revocations and bans, one a line (SPEC section 9); reread with the
+    /// Revocations and bans, one a line (docs/API.md, "Revocation and bans"); reread with the
     /// keys.
     #[arg(
         long = "revocations-file",
@@ -260,7 +262,7 @@ pub struct KeyFolder {
     pub dir: PathBuf,
 }
 
-/// The key folder and which key signs (SPEC section 4).
+/// The key folder and which key signs (docs/API.md, "Keys and rotation").
 #[derive(Debug, Clone, Args)]
 pub struct KeySettings {
     /// The folder.
@@ -269,12 +271,12 @@ pub struct KeySettings {
 
     /// Pin the signing key by kid; unset: the kid in DIR/signing-kid, else
     /// the greatest active kid.
-    #[arg(long, env = "WXAUTH_SIGNING_KID", value_parser = parse_kid, value_name = "KID")]
-    pub signing_kid: Option<String>,
+    #[arg(long, env = "WXAUTH_SIGNING_KID", value_name = "KID")]
+    pub signing_kid: Option<Kid>,
 
     /// Seconds a newly published key file verifies before it may sign; `0`:
     /// at once (0 to 604800).
-    #[arg(long, env = "WXAUTH_KEY_ACTIVATION_DELAY", default_value_t = 600, value_parser = seconds(0, 604_800), value_name = "SECONDS")]
+    #[arg(long, env = "WXAUTH_KEY_ACTIVATION_DELAY", default_value_t = 600, value_parser = clap::value_parser!(i64).range(0..=604_800), value_name = "SECONDS")]
     pub key_activation_delay: i64,
 }
 
@@ -289,28 +291,28 @@ impl KeySettings {
     /// How the signing key is chosen.
     pub fn signing_rule(&self) -> crate::keyring::SigningRule {
         crate::keyring::SigningRule {
-            pin: self.signing_kid.clone(),
+            pin: self.signing_kid.clone().map(Kid::into_string),
             activation_delay: self.key_activation_delay,
         }
     }
 }
 
-/// What protects the server from its clients (SPEC section 10).
+/// What protects the server from its clients (docs/API.md, "At the edge").
 #[derive(Debug, Clone, Args)]
 pub struct EdgeSettings {
     /// Seconds a client has to send a whole request, head and body; then the
     /// connection closes (1 to 3600).
-    #[arg(long, env = "WXAUTH_CLIENT_TIMEOUT", default_value_t = 10, value_parser = seconds(1, 3_600), value_name = "SECONDS")]
+    #[arg(long, env = "WXAUTH_CLIENT_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=3_600), value_name = "SECONDS")]
     pub client_timeout: i64,
 
     /// Open client connections per process; past it new ones wait in the
     /// backlog (1 to 1000000).
-    #[arg(long, env = "WXAUTH_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = count(1, 1_000_000), value_name = "CONNECTIONS")]
+    #[arg(long, env = "WXAUTH_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000), value_name = "CONNECTIONS")]
     pub max_connections: usize,
 
     /// Requests a second per client address to /auth/login, /auth/refresh,
     /// /auth/check and /wx/*, with a burst of 5x; `0`: no limit.
-    #[arg(long, env = "WXAUTH_CLIENT_RATE", default_value_t = 20, value_parser = count(0, 1_000_000), value_name = "PER_SECOND")]
+    #[arg(long, env = "WXAUTH_CLIENT_RATE", default_value_t = 20, value_parser = RangedU64ValueParser::<usize>::new().range(0..=1_000_000), value_name = "PER_SECOND")]
     pub client_rate: usize,
 
     /// Comma-separated addresses or CIDR blocks whose X-Forwarded-For names
@@ -320,40 +322,14 @@ pub struct EdgeSettings {
 }
 
 impl Settings {
-    /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// `WXAUTH_KEYS_RELOAD` as a duration.
+    pub fn keys_reload(&self) -> Duration {
+        Duration::from_secs(self.keys_reload.unsigned_abs())
     }
 
-    /// Reads the settings from a map; for tests and embedding.
-    pub fn from_map(map: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| map.get(name).cloned())
-    }
-
-    /// Reads the settings through `lookup`, then reads the apps and checks
-    /// the rules that tie several variables together.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut settings: Self = parse_env(Self::command(), &lookup)?;
-        settings.resolve(&lookup)?;
-        Ok(settings)
-    }
-
-    /// Reads the apps (their secrets through `lookup`) and checks the rules
-    /// that tie several variables together.
-    pub fn resolve(&mut self, lookup: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        self.apps = self.configured_apps(lookup)?;
-        self.mode()?;
-        self.issuer_from_public_url(lookup)?;
-        if self.session_max_age < self.token_ttl {
-            return Err(ConfigError::new(
-                "WXAUTH_SESSION_MAX_AGE",
-                format!(
-                    "{} is shorter than WXAUTH_TOKEN_TTL ({})",
-                    self.session_max_age, self.token_ttl
-                ),
-            ));
-        }
-        Ok(())
+    /// `WXAUTH_UPSTREAM_TIMEOUT` as a duration.
+    pub fn upstream_timeout(&self) -> Duration {
+        Duration::from_secs(self.upstream_timeout.unsigned_abs())
     }
 
     /// With `WXAUTH_PUBLIC_URL` set, the discovery document names it as the
@@ -384,6 +360,13 @@ impl Settings {
         Ok(())
     }
 
+    /// `WXAUTH_SHUTDOWN_TIMEOUT` as a duration.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout.unsigned_abs())
+    }
+
+    /// The configured apps (from the apps file or the one-app shorthand),
+    /// their secrets read through `lookup`; empty when none is.
     fn configured_apps(
         &self,
         lookup: &impl Fn(&str) -> Option<String>,
@@ -398,7 +381,7 @@ impl Settings {
             (Some(path), _, _) => apps_file::read_apps_file(path, lookup),
             (None, Some(appid), Some(secret)) => Ok(vec![AppConfig {
                 platform: Platform::Wechat,
-                appid: appid.clone(),
+                appid: appid.to_string(),
                 secret: secret.clone(),
                 api_base: self
                     .wechat_api_base
@@ -416,16 +399,6 @@ impl Settings {
                 "is unset while WECHAT_SECRET is set: set both for production, or neither for the simulator",
             )),
             (None, None, None) => Ok(Vec::new()),
-        }
-    }
-
-    /// The configured apps, or the simulator if `WXAUTH_SIMULATOR` and the
-    /// bind allow it. Checked once by [`Settings::resolve`].
-    pub fn mode(&self) -> Result<Mode, ConfigError> {
-        if self.apps.is_empty() {
-            self.simulator_mode()
-        } else {
-            Ok(Mode::Apps(self.apps.clone()))
         }
     }
 
@@ -453,36 +426,75 @@ impl Settings {
             )),
         }
     }
+}
 
-    /// The first app's appid, or the simulator's WeChat one.
-    pub fn appid(&self) -> &str {
-        self.apps
-            .first()
-            .map_or(SIMULATOR_APPID, |app| app.appid.as_str())
+/// The server's configuration, validated: built once from the [`Settings`]
+/// (with the apps read and every rule that ties several variables together
+/// checked), then only read.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The settings as declared (each one valid on its own).
+    pub settings: Settings,
+    /// Whom logins are exchanged with: the configured apps or the simulator.
+    pub mode: Mode,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Every appid served: the `aud`s the guard accepts.
-    pub fn appids(&self) -> Vec<&str> {
-        if self.apps.is_empty() {
-            SIMULATOR_APPS.iter().map(|(_, appid)| *appid).collect()
+    /// Reads the configuration from a map; for tests and embedding.
+    pub fn from_map(map: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| map.get(name).cloned())
+    }
+
+    /// Reads the settings through `lookup`, then validates them.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let settings: Settings = parse_env(Settings::command(), &lookup)?;
+        Self::new(settings, &lookup)
+    }
+
+    /// Validates `settings`: reads the apps (their secrets through
+    /// `lookup`), decides the mode and checks the rules that tie several
+    /// variables together.
+    pub fn new(
+        mut settings: Settings,
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        settings.issuer_from_public_url(lookup)?;
+        let apps = settings.configured_apps(lookup)?;
+        let mode = if apps.is_empty() {
+            settings.simulator_mode()?
         } else {
-            self.apps.iter().map(|app| app.appid.as_str()).collect()
+            Mode::Apps(apps)
+        };
+        if settings.session_max_age < settings.token_ttl {
+            return Err(ConfigError::new(
+                "WXAUTH_SESSION_MAX_AGE",
+                format!(
+                    "{} is shorter than WXAUTH_TOKEN_TTL ({})",
+                    settings.session_max_age, settings.token_ttl
+                ),
+            ));
         }
+        Ok(Self { settings, mode })
     }
 
     /// Whether the built-in simulator is serving.
     pub fn is_simulator(&self) -> bool {
-        matches!(self.mode(), Ok(Mode::Simulator { .. }))
+        matches!(self.mode, Mode::Simulator { .. })
     }
 
-    /// `WXAUTH_KEYS_RELOAD` as a duration.
-    pub fn keys_reload(&self) -> Duration {
-        Duration::from_secs(self.keys_reload.unsigned_abs())
-    }
-
-    /// `WXAUTH_UPSTREAM_TIMEOUT` as a duration.
-    pub fn upstream_timeout(&self) -> Duration {
-        Duration::from_secs(self.upstream_timeout.unsigned_abs())
+    /// The first app's appid, or the simulator's WeChat one.
+    pub fn appid(&self) -> &str {
+        match &self.mode {
+            Mode::Apps(apps) => apps
+                .first()
+                .map_or(SIMULATOR_APPID, |app| app.appid.as_str()),
+            Mode::Simulator { .. } => SIMULATOR_APPID,
+        }
     }
 }
 
@@ -523,53 +535,97 @@ pub fn with_env(
     subcommand: Option<&str>,
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<clap::ArgMatches, EnvError> {
-    let mut flags = HashMap::new();
-    let mut from_env = Vec::new();
-    let target = match subcommand {
+    // Each argument set from the environment, by its id: clap names the
+    // argument of an error (ContextKind::InvalidArg) as the argument
+    // renders itself, so the variable is found by that rendering.
+    let mut from_env: HashMap<String, (String, String)> = HashMap::new();
+    let mut flags = Vec::new();
+    let mut target = match subcommand {
         Some(name) => command.find_subcommand(name).cloned().unwrap_or_default(),
         None => command.clone(),
     };
+    // Built, as clap builds it to parse: an argument renders itself only then.
+    target.build();
     for arg in target.get_arguments() {
         let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else {
             continue;
         };
+        let flag = format!("--{long}");
+        let given = argv
+            .iter()
+            .any(|a| *a == flag || a.starts_with(&format!("{flag}=")));
         let env = env.to_string_lossy().into_owned();
-        flags.insert(format!("--{long}"), env.clone());
-        if let Some(value) = lookup(&env).filter(|value| !value.trim().is_empty()) {
-            from_env.push(format!("--{long}={}", value.trim()));
+        if let Some(value) = lookup(&env).filter(|value| !value.trim().is_empty())
+            && !given
+        {
+            flags.push(format!("{flag}={}", value.trim()));
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            from_env.insert(arg.to_string(), (env, help));
         }
     }
+    let given = argv.clone();
     let at = argv.len().min(if subcommand.is_some() { 2 } else { 1 });
-    argv.splice(at..at, from_env.iter().cloned());
+    argv.splice(at..at, flags);
     let strip = |command: clap::Command| {
         command
             .args_override_self(true)
             .mut_args(|arg| arg.env(None::<&str>))
     };
-    let command = match subcommand {
-        Some(name) => command.mut_subcommand(name, strip),
-        None => strip(command),
+    let stripped = match subcommand {
+        Some(name) => command.clone().mut_subcommand(name, strip),
+        None => strip(command.clone()),
     };
-    command.try_get_matches_from(argv).map_err(|error| {
-        let flag = match error.get(clap::error::ContextKind::InvalidArg) {
-            Some(clap::error::ContextValue::String(text)) => text
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-            _ => String::new(),
+    stripped.try_get_matches_from(argv).map_err(|error| {
+        use clap::error::ErrorKind;
+        if matches!(
+            error.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                | ErrorKind::DisplayVersion
+        ) {
+            // Help shows the variables: clap renders it from the command
+            // that still declares them.
+            return EnvError::Usage(command.try_get_matches_from(given).err().unwrap_or(error));
+        }
+        let variable = match error.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(arg)) => from_env.get(arg),
+            _ => None,
         };
-        match flags.get(&flag) {
+        match variable {
             // The bad value came from the environment (a flag on the command
             // line would have won): name the variable.
-            Some(variable) if from_env.iter().any(|f| f.starts_with(&format!("{flag}="))) => {
-                let message = std::error::Error::source(&error)
-                    .map_or_else(|| error.kind().to_string(), ToString::to_string);
-                EnvError::Config(ConfigError::new(variable.clone(), message))
+            Some((variable, help)) => {
+                EnvError::Config(ConfigError::new(variable.clone(), why(&error, help)))
             }
-            _ => EnvError::Usage(error),
+            None => EnvError::Usage(error),
         }
     })
+}
+
+/// What is wrong with a value, from clap's error: the value, and either the
+/// choices (an enum setting) or the value parser's reason and the setting's
+/// `help`.
+fn why(error: &clap::Error, help: &str) -> String {
+    let value = match error.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) => format!("{value:?}"),
+        _ => "the value".to_owned(),
+    };
+    let choices = match error.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(choices)) => choices.join(", "),
+        _ => String::new(),
+    };
+    if !choices.is_empty() {
+        return format!("{value} is not one of {choices}");
+    }
+    let reason = std::error::Error::source(error)
+        .map_or_else(|| error.kind().to_string(), ToString::to_string);
+    // A reason that quotes the value says it all; else the value, and what
+    // the setting is.
+    if reason.contains(&value) {
+        reason
+    } else {
+        format!("{value} is not accepted: {reason} ({help})")
+    }
 }
 
 /// An IP address and port.
@@ -579,33 +635,15 @@ pub fn parse_bind(text: &str) -> Result<SocketAddr, String> {
     })
 }
 
-/// An appid: WeChat's `wx` + 16 hex, QQ's digits, Douyin's `tt` + 16; all
-/// within `[A-Za-z0-9_-]{1,64}`.
+/// An appid ([`AppId`]), as the apps file's text.
 pub fn parse_appid(appid: &str) -> Result<String, String> {
-    if appid.is_empty()
-        || appid.len() > 64
-        || !appid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(
-            "must be the mini-program's appid (letters and digits, such as wx1234567890abcdef)"
-                .into(),
-        );
-    }
-    Ok(appid.to_owned())
+    AppId::parse(appid)
+        .map(AppId::into_string)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_secret(text: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(text))
-}
-
-fn parse_kid(kid: &str) -> Result<String, String> {
-    if crate::keyring::is_valid_kid(kid) {
-        Ok(kid.to_owned())
-    } else {
-        Err("must be a kid: 1 to 64 characters of [A-Za-z0-9_-], the stem of a key file".into())
-    }
 }
 
 fn parse_issuer(issuer: &str) -> Result<String, String> {
@@ -617,26 +655,6 @@ fn parse_issuer(issuer: &str) -> Result<String, String> {
 
 fn parse_trusted_proxies(text: &str) -> Result<TrustedProxies, String> {
     text.parse()
-}
-
-/// A whole number of seconds from `min` to `max`.
-fn seconds(min: i64, max: i64) -> impl Fn(&str) -> Result<i64, String> + Clone {
-    move |text| match text.parse::<i64>() {
-        Ok(value) if (min..=max).contains(&value) => Ok(value),
-        _ => Err(format!(
-            "{text:?} is not a whole number from {min} to {max}"
-        )),
-    }
-}
-
-/// A count from `min` to `max`.
-fn count(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
-    move |text| match text.parse::<usize>() {
-        Ok(value) if (min..=max).contains(&value) => Ok(value),
-        _ => Err(format!(
-            "{text:?} is not a whole number from {min} to {max}"
-        )),
-    }
 }
 
 /// An http(s) base URL without query or fragment, its trailing slash dropped.
@@ -661,32 +679,29 @@ pub fn parse_base_url(text: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
-    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    fn settings(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Settings::from_map(&map)
+        Config::from_map(&map)
     }
 
     #[test]
     fn no_configuration_means_simulator_on_loopback_8080() {
         let s = settings(&[]).unwrap();
         assert!(s.is_simulator());
-        assert_eq!(s.listen.bind.to_string(), "127.0.0.1:8080");
-        assert_eq!(s.keys.folder.dir, PathBuf::from("keys"));
-        assert!(matches!(
-            s.mode().unwrap(),
-            Mode::Simulator { api_base: None }
-        ));
-        assert_eq!(s.token_ttl, 7200);
-        assert_eq!(s.session_max_age, 2_592_000);
-        assert_eq!(s.leeway, 30);
-        assert_eq!(s.max_upstream, 256);
-        assert_eq!(s.keys.key_activation_delay, 600);
-        assert_eq!(s.edge.client_timeout, 10);
-        assert_eq!(s.edge.max_connections, 10_000);
-        assert_eq!(s.edge.client_rate, 20);
+        assert_eq!(s.settings.listen.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.settings.keys.folder.dir, PathBuf::from("keys"));
+        assert!(matches!(s.mode.clone(), Mode::Simulator { api_base: None }));
+        assert_eq!(s.settings.token_ttl, 7200);
+        assert_eq!(s.settings.session_max_age, 2_592_000);
+        assert_eq!(s.settings.leeway, 30);
+        assert_eq!(s.settings.max_upstream, 256);
+        assert_eq!(s.settings.keys.key_activation_delay, 600);
+        assert_eq!(s.settings.edge.client_timeout, 10);
+        assert_eq!(s.settings.edge.max_connections, 10_000);
+        assert_eq!(s.settings.edge.client_rate, 20);
         assert_eq!(s.appid(), SIMULATOR_APPID);
     }
 
@@ -703,7 +718,7 @@ mod tests {
         .unwrap();
         assert!(!s.is_simulator());
         assert!(matches!(
-            s.mode().unwrap(),
+            s.mode.clone(),
             Mode::Apps(apps) if apps[0].api_base == DEFAULT_API_BASE
         ));
     }
@@ -765,16 +780,22 @@ mod tests {
     #[test]
     fn the_public_url_is_the_default_issuer_and_no_other_issuer_goes_with_it() {
         let s = settings(&[]).unwrap();
-        assert_eq!((s.issuer.as_str(), s.public_url), (DEFAULT_ISSUER, None));
+        assert_eq!(
+            (s.settings.issuer.as_str(), s.settings.public_url),
+            (DEFAULT_ISSUER, None)
+        );
         let s = settings(&[("WXAUTH_PUBLIC_URL", "https://auth.example.com/")]).unwrap();
-        assert_eq!(s.public_url.as_deref(), Some("https://auth.example.com"));
-        assert_eq!(s.issuer, "https://auth.example.com");
+        assert_eq!(
+            s.settings.public_url.as_deref(),
+            Some("https://auth.example.com")
+        );
+        assert_eq!(s.settings.issuer, "https://auth.example.com");
         let s = settings(&[
             ("WXAUTH_PUBLIC_URL", "https://auth.example.com"),
             ("WXAUTH_ISSUER", "https://auth.example.com"),
         ])
         .unwrap();
-        assert_eq!(s.issuer, "https://auth.example.com");
+        assert_eq!(s.settings.issuer, "https://auth.example.com");
         for issuer in ["wxauth", "https://other.example.com"] {
             let e = settings(&[
                 ("WXAUTH_PUBLIC_URL", "https://auth.example.com"),
@@ -795,9 +816,9 @@ mod tests {
         ])
         .unwrap();
         assert!(s.is_simulator());
-        assert_eq!(s.token_ttl, 7200);
+        assert_eq!(s.settings.token_ttl, 7200);
         assert!(matches!(
-            s.mode().unwrap(),
+            s.mode.clone(),
             Mode::Simulator { api_base: Some(base) } if base == "http://127.0.0.1:9"
         ));
     }

@@ -22,8 +22,11 @@ pub use rate::{BURST_FACTOR, ClientLimiter, retry_after_secs};
 
 use crate::error::ApiError;
 use actix_web::HttpMessage as _;
-use actix_web::dev::{Payload, ServiceRequest};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING};
+use actix_web::middleware::Next;
+use actix_web::web;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -162,6 +165,28 @@ impl Edge {
             payload: Box::pin(body),
         });
         Ok(())
+    }
+}
+
+/// Middleware: [`Edge::screen`] on every request before routing (the `Edge`
+/// is the app's data); a refusal is an [`ApiError`] answer like any other.
+pub async fn screen<B: MessageBody>(
+    mut req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let refused = match req.app_data::<web::Data<Edge>>().cloned() {
+        Some(edge) => edge.screen(&mut req).err(),
+        None => {
+            log::error!("the edge is not mounted: every request is refused");
+            Some(ApiError::Internal)
+        }
+    };
+    match refused {
+        None => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body),
+        Some(error) => Ok(req.error_response(error).map_into_right_body()),
     }
 }
 

@@ -22,7 +22,7 @@
 
 use super::errcode::scrub;
 use super::{AppClient, HasErrcode, PlatformError, Session, UserDataError};
-use crate::domain::{LoginCode, WeChatId};
+use crate::domain::{LoginCode, UserId};
 use aws_lc_rs::cipher::{
     AES_128, AES_256, DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey,
     PaddedBlockEncryptingKey, UnboundCipherKey,
@@ -251,7 +251,7 @@ impl AppClient {
             .ok_or_else(|| {
                 PlatformError::Malformed("Alipay answer lacks open_id and user_id".into())
             })?;
-        let openid = WeChatId::parse(&subject).map_err(|_| {
+        let openid = UserId::parse(&subject).map_err(|_| {
             PlatformError::Malformed("Alipay answer has a malformed open_id or user_id".into())
         })?;
         Ok(Session {

@@ -3,19 +3,19 @@
 
 use super::errcode::{api_name, check_errcode};
 use super::{AppClient, HasErrcode, PlatformError};
-use crate::domain::{LoginCode, SessionKey, WeChatId};
+use crate::domain::{LoginCode, SessionKey, UserId};
 use serde::Deserialize;
 
 /// What one successful code exchange established.
 #[derive(Debug)]
 pub struct Session {
     /// The user's openid.
-    pub openid: WeChatId,
+    pub openid: UserId,
     /// The platform's session_key for this login; none for WeChat's web
     /// and app logins, Alipay and Feishu (see their modules).
     pub session_key: Option<SessionKey>,
     /// The unionid, when the app is bound to an Open Platform account.
-    pub unionid: Option<WeChatId>,
+    pub unionid: Option<UserId>,
 }
 
 /// The answer as WeChat sends it; unknown fields are ignored.
@@ -73,15 +73,13 @@ impl Session {
         let malformed =
             |what: &str| PlatformError::Malformed(format!("code exchange answer {what}"));
         let openid = openid.ok_or_else(|| malformed("lacks openid"))?;
-        let openid = WeChatId::parse(&openid).map_err(|_| malformed("has a malformed openid"))?;
+        let openid = UserId::parse(&openid).map_err(|_| malformed("has a malformed openid"))?;
         let session_key = session_key.ok_or_else(|| malformed("lacks session_key"))?;
         let session_key = SessionKey::parse(&session_key)
             .map_err(|_| malformed("has a malformed session_key"))?;
         let unionid = match unionid.as_deref() {
             None | Some("") => None,
-            Some(id) => {
-                Some(WeChatId::parse(id).map_err(|_| malformed("has a malformed unionid"))?)
-            }
+            Some(id) => Some(UserId::parse(id).map_err(|_| malformed("has a malformed unionid"))?),
         };
         Ok(Self {
             openid,

@@ -14,7 +14,7 @@
 
 use super::errcode::scrub;
 use super::{AppClient, HasErrcode, PlatformError, Session};
-use crate::domain::{LoginCode, WeChatId};
+use crate::domain::{LoginCode, UserId};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
@@ -113,7 +113,7 @@ impl AppClient {
         let open_id = answer.data.and_then(|data| data.open_id).ok_or_else(|| {
             PlatformError::Malformed("tokenLoginValidate answer lacks open_id".into())
         })?;
-        let openid = WeChatId::parse(&open_id).map_err(|_| {
+        let openid = UserId::parse(&open_id).map_err(|_| {
             PlatformError::Malformed("tokenLoginValidate answer has a malformed open_id".into())
         })?;
         Ok(Session {

@@ -10,7 +10,7 @@
 
 use super::errcode::{api_name, check_errcode};
 use super::{AppClient, HasErrcode, PlatformError, Session};
-use crate::domain::{LoginCode, WeChatId};
+use crate::domain::{LoginCode, UserId};
 use serde::Deserialize;
 
 /// The answer as WeChat sends it; unknown fields (the user access token,
@@ -68,12 +68,10 @@ impl AppClient {
         }
         let malformed = |what: &str| PlatformError::Malformed(format!("oauth2 answer {what}"));
         let openid = answer.openid.ok_or_else(|| malformed("lacks openid"))?;
-        let openid = WeChatId::parse(&openid).map_err(|_| malformed("has a malformed openid"))?;
+        let openid = UserId::parse(&openid).map_err(|_| malformed("has a malformed openid"))?;
         let unionid = match answer.unionid.as_deref() {
             None | Some("") => None,
-            Some(id) => {
-                Some(WeChatId::parse(id).map_err(|_| malformed("has a malformed unionid"))?)
-            }
+            Some(id) => Some(UserId::parse(id).map_err(|_| malformed("has a malformed unionid"))?),
         };
         Ok(Session {
             openid,

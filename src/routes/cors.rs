@@ -14,10 +14,11 @@ use crate::weblogin::RedirectRule;
 use actix_web::Error;
 use actix_web::HttpResponse;
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use futures_util::future::LocalBoxFuture;
+use actix_web::middleware::Next;
+use actix_web::web;
 
 /// Seconds a browser may cache a preflight's answer.
 const PREFLIGHT_MAX_AGE: &str = "600";
@@ -59,51 +60,45 @@ impl Cors {
             .any(|rule| rule.allows_origin(&url))
             .then(|| origin.clone())
     }
+}
 
-    /// Answers an allowed origin's preflight itself, and adds the CORS
-    /// headers to the answers it may read; everything else passes as is.
-    pub fn handle<S, B>(
-        &self,
-        request: ServiceRequest,
-        service: &S,
-    ) -> LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, Error>>
-    where
-        S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
-        S::Future: 'static,
-        B: MessageBody + 'static,
-    {
-        let origin = self.allowed_origin(&request);
-        let preflight = request.method() == Method::OPTIONS
-            && request
-                .headers()
-                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-        match origin {
-            Some(origin) if preflight => {
-                let mut answer = HttpResponse::build(StatusCode::NO_CONTENT);
-                answer
-                    .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
-                    .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"))
-                    .insert_header((
-                        header::ACCESS_CONTROL_ALLOW_HEADERS,
-                        "Authorization, Content-Type",
-                    ))
-                    .insert_header((header::ACCESS_CONTROL_MAX_AGE, PREFLIGHT_MAX_AGE))
-                    .insert_header((header::VARY, "Origin"));
-                let response = request.into_response(answer.finish());
-                Box::pin(async move { Ok(response) })
+/// The CORS middleware (mounted with `from_fn`, outside the login count and
+/// the edge, so a preflight is neither a login nor rate limited): answers an
+/// allowed origin's preflight itself, and adds the CORS headers to the
+/// answers it may read; everything else passes as is.
+pub async fn cors<B: MessageBody + 'static>(
+    request: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let origin = request
+        .app_data::<web::Data<Cors>>()
+        .and_then(|cors| cors.allowed_origin(&request));
+    let preflight = request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    match origin {
+        Some(origin) if preflight => {
+            let mut answer = HttpResponse::build(StatusCode::NO_CONTENT);
+            answer
+                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"))
+                .insert_header((
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    "Authorization, Content-Type",
+                ))
+                .insert_header((header::ACCESS_CONTROL_MAX_AGE, PREFLIGHT_MAX_AGE))
+                .insert_header((header::VARY, "Origin"));
+            Ok(request.into_response(answer.finish()))
+        }
+        origin => {
+            let mut response = next.call(request).await?.map_into_boxed_body();
+            if let Some(origin) = origin {
+                let headers = response.headers_mut();
+                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                headers.append(header::VARY, HeaderValue::from_static("Origin"));
             }
-            origin => {
-                let call = service.call(request);
-                Box::pin(async move {
-                    let mut response = call.await?.map_into_boxed_body();
-                    if let Some(origin) = origin {
-                        let headers = response.headers_mut();
-                        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-                        headers.append(header::VARY, HeaderValue::from_static("Origin"));
-                    }
-                    Ok(response)
-                })
-            }
+            Ok(response)
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Thin HTTP handlers: check, validate, delegate. The work happens below
-//! them (sessions, guard, wechat, keyring); statuses are decided in
-//! [`crate::error`] only.
+//! them (sessions, guard, platform, keyring); the status of every refusal
+//! is decided by [`crate::error`]'s table.
 
 mod auth;
 pub mod cors;
@@ -19,6 +19,9 @@ use crate::error::ApiError;
 use crate::http::{get_or_head, json_config, resource};
 use crate::keyring::SharedKeyring;
 use crate::sessions::Sessions;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use std::sync::Arc;
 
@@ -52,6 +55,22 @@ impl AppState {
 /// The body limits of the public routes that take more than
 /// [`AUTH_BODY_LIMIT`], for the edge to enforce on bytes received.
 pub const BODY_LIMITS: &[(&str, usize)] = &[("/wx/decrypt", DECRYPT_BODY_LIMIT)];
+
+/// Middleware: counts every answer to `POST /auth/login` ([`count_login`]),
+/// the edge's refusals included when it runs outside the edge.
+pub async fn count_logins<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    let state = is_login(&req)
+        .then(|| req.app_data::<web::Data<AppState>>().cloned())
+        .flatten();
+    let response = next.call(req).await;
+    if let Some(state) = state {
+        count_login(&state, &response);
+    }
+    response
+}
 
 /// The answer for paths no route has.
 pub async fn not_found(_req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -83,7 +83,7 @@ pub(super) async fn phone(
     body: web::Json<JsonObject<PhoneRequest>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = crate::domain::LoginCode::parse(&body.0.0.code)
+    let code = crate::domain::PhoneCode::parse(&body.0.0.code)
         .map_err(|m| ApiError::InvalidRequest(m.into()))?;
     let info = state
         .app_of(&user)?

@@ -376,7 +376,7 @@ mod tests {
     fn token(dir: &std::path::Path, clock: SharedClock) -> String {
         let (ring, _) = Keyring::load(dir, None).unwrap();
         let issuer = crate::token::TokenIssuer::new("wxauth", 7200, clock);
-        let openid = crate::domain::WeChatId::parse("o1").unwrap();
+        let openid = crate::domain::UserId::parse("o1").unwrap();
         let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
         let subject = crate::token::Subject {
             appid: "wx1",

@@ -36,6 +36,14 @@ async fn replica(keys: &Arc<tempfile::TempDir>, extra: &[(&str, &str)]) -> TestA
     spawn_app_on(MockServer::start().await, keys.clone(), &overrides).await
 }
 
+/// `seconds` as /readyz writes a time: RFC 3339 UTC.
+fn utc(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
 /// The kid of a fresh login's token on `app` (who signs, as a client sees it).
 async fn signs(app: &TestApp, code: &str) -> String {
     let token = app.login_as(code, OPENID, None, SESSION_KEY).await;
@@ -84,7 +92,7 @@ async fn a_new_key_verifies_at_once_everywhere_and_signs_nowhere_before_the_dela
         assert_eq!(signs(app, &format!("c-{i}")).await, FIRST_KID);
         assert_eq!(
             app.readyz().await["next_signing"],
-            json!({"kid": NEW_KID, "from": START - 60 + DELAY})
+            json!({"kid": NEW_KID, "from": utc(START - 60 + DELAY)})
         );
     }
 
@@ -258,7 +266,7 @@ async fn the_default_delay_is_ten_minutes() {
 
     assert_eq!(
         app.readyz().await["next_signing"],
-        json!({"kid": NEW_KID, "from": START + 600})
+        json!({"kid": NEW_KID, "from": utc(START + 600)})
     );
 }
 
@@ -268,7 +276,7 @@ async fn readyz_names_the_signer_and_the_key_waiting_with_the_time_it_takes_over
     let app = replica(&keys, &[]).await;
     assert_eq!(
         app.readyz().await,
-        json!({"status": "ready", "signing_kid": FIRST_KID, "next_signing": null})
+        json!({"status": "ready", "signing_kid": FIRST_KID, "next_signing": null, "apps": [{"appid": APPID, "platform": "wechat"}]})
     );
 
     publish_key(keys.path(), NEW_KID, KeyAlg::Es256, START - 10);
@@ -279,7 +287,8 @@ async fn readyz_names_the_signer_and_the_key_waiting_with_the_time_it_takes_over
         json!({
             "status": "ready",
             "signing_kid": FIRST_KID,
-            "next_signing": {"kid": NEW_KID, "from": START - 10 + DELAY},
+            "next_signing": {"kid": NEW_KID, "from": utc(START - 10 + DELAY)},
+            "apps": [{"appid": APPID, "platform": "wechat"}],
         })
     );
 }
@@ -342,7 +351,7 @@ async fn a_replica_started_within_the_delay_waits_and_one_started_after_it_signs
     assert_eq!(within["signing_kid"], FIRST_KID, "{within}");
     assert_eq!(
         within["next_signing"],
-        json!({"kid": NEW_KID, "from": now - 60 + DELAY})
+        json!({"kid": NEW_KID, "from": utc(now - 60 + DELAY)})
     );
     assert_eq!(after["signing_kid"], NEW_KID, "{after}");
     assert_eq!(after["next_signing"], Value::Null);
@@ -368,14 +377,14 @@ async fn with_two_keys_waiting_readyz_names_the_one_that_takes_over_first() {
     assert_eq!(signs(&app, "code-1").await, B);
     assert_eq!(
         app.readyz().await["next_signing"],
-        json!({"kid": C, "from": START - 10 + DELAY})
+        json!({"kid": C, "from": utc(START - 10 + DELAY)})
     );
     app.advance(50);
     app.tick();
     assert_eq!(signs(&app, "code-2").await, C);
     assert_eq!(
         said,
-        json!({"kid": B, "from": START - 60 + DELAY}),
+        json!({"kid": B, "from": utc(START - 60 + DELAY)}),
         "the next to take over is B, at its activation"
     );
 }

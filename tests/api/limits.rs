@@ -213,11 +213,14 @@ async fn openapi_json_lists_exactly_the_error_codes_the_server_has() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/error.rs"),
     )
     .unwrap();
-    // The codes as `ApiError::code` spells them: `Self::X.. => "code",`.
-    let function = source.split("pub fn code(&self)").nth(1).unwrap();
+    // The codes as `ApiError`'s table spells them: the first literal of
+    // each `row(status, "code", "title")`.
+    let function = source.split("pub fn problem_type(&self)").nth(1).unwrap();
     let body = &function[..function.find("\n    }\n").unwrap()];
-    let ours: std::collections::BTreeSet<&str> =
-        literals_after(body, "=> \"").into_iter().collect();
+    let ours: std::collections::BTreeSet<&str> = body
+        .match_indices("row(")
+        .filter_map(|(at, _)| body[at..].split('"').nth(1))
+        .collect();
 
     let served: serde_json::Value = app.get_json("/openapi.json").await;
 

@@ -23,6 +23,7 @@ mod jwks;
 mod limits;
 mod login;
 mod logs;
+mod messages;
 mod metrics;
 mod platforms;
 mod refresh;

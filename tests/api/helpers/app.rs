@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use wiremock::MockServer;
 use wxauth::clock::{Clock, ManualClock};
-use wxauth::config::Settings;
+use wxauth::config::Config;
 use wxauth::keyring::{KeyAlg, KeyReloader};
 use wxauth::startup::Application;
 
@@ -72,7 +72,7 @@ pub async fn spawn_app_on(
         env.insert((*name).to_owned(), (*value).to_owned());
     }
     env.retain(|_, value| !value.is_empty());
-    let settings = Settings::from_map(&env).expect("test settings");
+    let settings = Config::from_map(&env).expect("test settings");
     let appid = settings.appid().to_owned();
     let clock = Arc::new(ManualClock::new(START));
     let app = Application::build(settings, clock.clone())
