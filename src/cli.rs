@@ -403,12 +403,11 @@ fn edit_revocations(revocations: &RevocationsFile, edit: &Edit) -> Result<i32, S
     let file = revocations.file.as_deref().ok_or(
         "WXAUTH_REVOCATIONS_FILE is unset: set it (or --file) to the file the servers read",
     )?;
-    let said = crate::revocation::edit(file, edit)?;
-    println!("{said}");
-    eprintln!(
-        "{}: every replica applies it at its next rescan (WXAUTH_KEYS_RELOAD, or SIGHUP)",
-        file.display()
-    );
+    let outcome = crate::revocation::edit(file, edit).map_err(|e| e.to_string())?;
+    println!("{}", outcome.said);
+    if let Some(note) = outcome.replicas_note(file) {
+        eprintln!("{note}");
+    }
     Ok(0)
 }
 

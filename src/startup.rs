@@ -13,7 +13,8 @@ use crate::keyring::{
 };
 use crate::metrics::Metrics;
 use crate::platform::{AppConfig, Platform, Transport};
-use crate::revocation::SharedRevocations;
+use crate::reload::Reloader;
+use crate::revocation::{RevocationWatch, SharedRevocations};
 use crate::routes::{self, AppState};
 use crate::server::ServerSettings;
 use crate::sessions::Sessions;
@@ -74,6 +75,7 @@ pub struct Application {
     addr: SocketAddr,
     signing_kid: String,
     reloader: Arc<KeyReloader>,
+    watched: Arc<Reloader>,
     reload_task: tokio::task::JoinHandle<()>,
     forget_task: tokio::task::JoinHandle<()>,
     server: Server,
@@ -95,7 +97,8 @@ impl Application {
         let keyring = SharedKeyring::new(keyring);
         let metrics = Metrics::new()?;
         let revocations = match &settings.revocations.file {
-            Some(file) => SharedRevocations::load(file).map_err(StartupError::Revocations)?,
+            Some(file) => SharedRevocations::load(file)
+                .map_err(|e| StartupError::Revocations(e.to_string()))?,
             None => SharedRevocations::none(),
         };
         let reloader = Arc::new(
@@ -105,9 +108,11 @@ impl Application {
                 rule,
                 clock.clone(),
             )
-            .with_revocations(revocations.clone())
             .with_metrics(metrics.clone()),
         );
+        let watched = Arc::new(Reloader::new().watch(reloader.clone()).watch(Arc::new(
+            RevocationWatch::new(revocations.clone()).with_metrics(metrics.clone()),
+        )));
 
         let mode = settings.mode().map_err(StartupError::Config)?;
         let simulator = matches!(mode, Mode::Simulator { .. })
@@ -220,7 +225,7 @@ impl Application {
             },
         )?;
 
-        let reload_task = reloader.spawn(settings.keys_reload());
+        let reload_task = watched.spawn(settings.keys_reload());
         let forget_task = tokio::spawn(async move {
             let mut ticker = tokio::time::interval(FORGET_IDLE_CLIENTS);
             loop {
@@ -232,6 +237,7 @@ impl Application {
             addr,
             signing_kid,
             reloader,
+            watched,
             reload_task,
             forget_task,
             server,
@@ -261,6 +267,12 @@ impl Application {
     /// What rescans the key folder (periodically, on SIGHUP, on unknown kids).
     pub fn key_reloader(&self) -> Arc<KeyReloader> {
         Arc::clone(&self.reloader)
+    }
+
+    /// What rereads every watched file (keys, revocations) on the timer and
+    /// SIGHUP.
+    pub fn reloader(&self) -> Arc<Reloader> {
+        Arc::clone(&self.watched)
     }
 
     /// Serves until stopped; then stops rescanning keys.

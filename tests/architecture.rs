@@ -115,3 +115,23 @@ fn the_lower_layers_never_reach_up() {
         assert!(reaches.is_empty(), "{lower} uses {reaches:?}");
     }
 }
+
+#[test]
+fn one_reloader_drives_the_watched_files_and_the_keyring_knows_no_revocation() {
+    let graph = edges();
+    let uses = |module: &str| graph.get(module).cloned().unwrap_or_default();
+    assert!(
+        !uses("keyring").contains("revocation"),
+        "keyring uses {:?}",
+        uses("keyring")
+    );
+    // The reloader drives files it knows only by their trait.
+    for watched in ["keyring", "revocation", "token", "guard"] {
+        assert!(
+            !uses("reload").contains(watched),
+            "reload uses {:?}",
+            uses("reload")
+        );
+    }
+    assert!(uses("keyring").contains("reload") && uses("revocation").contains("reload"));
+}

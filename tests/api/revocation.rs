@@ -725,13 +725,13 @@ async fn a_service_mounting_the_guard_from_config_refuses_a_banned_users_token()
 
     // Act: a ban by unionid, reread as the service's timer would.
     file.write(&format!("ban {UNIONID}\n"));
-    reloader.reload_revocations("test");
+    reloader.reload_all("test");
 
     // Assert
     assert_rejected(call(token.clone()).await, "banned, at the guard").await;
     assert_eq!(call(other).await.status(), 200);
     file.write("");
-    reloader.reload_revocations("test");
+    reloader.reload_all("test");
     assert_eq!(call(token).await.status(), 200, "unbanned");
 }
 
