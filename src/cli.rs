@@ -276,55 +276,8 @@ fn list_keys(keys: &KeySettings) -> Result<i32, String> {
     let now = chrono::Utc::now().timestamp();
     let (keyring, broken) =
         Keyring::load_with(&keys.folder.dir, &rule, now).map_err(|e| e.to_string())?;
-    println!(
-        "{:<24} {:<6} {:<11} {:<22} FILE",
-        "KID", "ALG", "ROLE", "ACTIVE"
-    );
-    for state in keyring.states() {
-        let key = &state.key;
-        let role = if key.kid() == keyring.signing().kid() {
-            "signing"
-        } else {
-            "verify-only"
-        };
-        let active = match state.active_from(&rule) {
-            _ if state.active => "yes".to_owned(),
-            Some(from) => format!("from {}", utc(from)),
-            None => "no".to_owned(),
-        };
-        println!(
-            "{:<24} {:<6} {:<11} {:<22} {}",
-            key.kid(),
-            key.alg(),
-            role,
-            active,
-            key.path().display()
-        );
-    }
-    for file in &broken {
-        println!(
-            "{:<24} {:<6} {:<11} {:<22} {} ({})",
-            "-",
-            "-",
-            "broken",
-            "-",
-            file.path.display(),
-            file.error
-        );
-    }
-    match keyring.next_signing() {
-        Some((kid, from)) => println!("next: {kid} signs from {}", utc(from)),
-        None => println!("next: none waiting"),
-    }
+    print!("{}", keyring::listing::render(&keyring, &broken, &rule));
     Ok(0)
-}
-
-/// Seconds since the epoch as RFC 3339 UTC.
-fn utc(seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(seconds, 0).map_or_else(
-        || seconds.to_string(),
-        |at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    )
 }
 
 fn inspect(token: &str, settings: &Settings) -> Result<i32, String> {
