@@ -393,6 +393,26 @@ mod tests {
         assert!(error.to_string().contains("larger than"), "{error}");
     }
 
+    #[test]
+    fn an_edit_that_would_grow_the_file_past_the_cap_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("revocations");
+        let line = format!("#{}\n", "x".repeat(1022));
+        let mut text = line.repeat(usize::try_from(MAX_FILE).unwrap() / 1024 - 1);
+        text.push_str(&format!("#{}\n", "x".repeat(1020)));
+        assert_eq!(text.len() as u64, MAX_FILE - 2);
+        std::fs::write(&path, &text).unwrap();
+
+        let error = edit(&path, &Edit::Ban("oA".into())).unwrap_err();
+
+        assert!(
+            matches!(error, RevocationError::WouldBeTooLarge { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("no server loads"), "{error}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), MAX_FILE - 2);
+    }
+
     #[cfg(unix)]
     #[test]
     fn fifos_in_place_of_the_file_or_the_lock_are_refused_at_once() {
