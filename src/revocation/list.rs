@@ -1,11 +1,12 @@
-//! The parsed list, compact: one fixed-size entry per id, sorted, looked up
-//! by binary search. An entry is 24 bytes (the first 16 bytes of the id's
-//! SHA-256, and the time tokens are refused until), so 100,000 ids take
-//! 2.4 MB and a million 24 MB, whatever the ids' lengths, and building it
-//! needs no more than the entries themselves (the file is streamed). A
-//! false match needs two ids with the same 128-bit SHA-256 prefix, which
-//! no one can produce on purpose (and the platforms, not users, choose
-//! ids).
+//! The parsed list, compact: one fixed-size entry per id, sorted. An entry
+//! is 24 bytes (the first 16 bytes of the id's SHA-256, and the time tokens
+//! are refused until), plus at most 4 bytes of index (where each bucket of
+//! digests starts), so 100,000 ids take 2.7 MB and a million 26 MB,
+//! whatever the ids' lengths, and building it needs no more than the
+//! entries themselves (the file is streamed). A look-up hashes the id and
+//! searches one bucket of about one entry. A false match needs two ids
+//! with the same 128-bit SHA-256 prefix, which no one can produce on
+//! purpose (and the platforms, not users, choose ids).
 
 use super::format::{Line, ParseError, ReadLineError, for_each_line};
 use sha2::{Digest as _, Sha256};
@@ -24,6 +25,12 @@ struct Entry {
     until: i64,
 }
 
+/// The bucket of a digest: its top `bits` bits.
+fn bucket(id: &[u8; 16], bits: u32) -> usize {
+    let top = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
+    top.checked_shr(32 - bits).unwrap_or(0) as usize
+}
+
 fn digest(id: &str) -> [u8; 16] {
     let full = Sha256::digest(id.as_bytes());
     let mut out = [0; 16];
@@ -38,6 +45,12 @@ fn digest(id: &str) -> [u8; 16] {
 pub struct Revocations {
     /// Sorted by id, one per id.
     entries: Box<[Entry]>,
+    /// Where each bucket of ids starts in `entries`, by the top `bits` bits
+    /// of the id's digest (one more at the end: the length), so a look-up
+    /// searches a bucket of one or two entries instead of the whole slice,
+    /// touching one or two cache lines instead of seventeen.
+    buckets: Box<[u32]>,
+    bits: u32,
     revokes: usize,
     bans: usize,
 }
@@ -87,8 +100,18 @@ impl Builder {
             }
             same
         });
+        let entries = std::mem::take(entries).into_boxed_slice();
+        // About one entry a bucket: 4 bytes an id at most.
+        let bits = entries.len().checked_ilog2().unwrap_or(0).min(24);
+        let mut buckets = vec![0u32; (1usize << bits) + 1];
+        for (slot, start) in buckets.iter_mut().enumerate() {
+            let first = entries.partition_point(|entry| bucket(&entry.id, bits) < slot);
+            *start = u32::try_from(first).unwrap_or(u32::MAX);
+        }
         Revocations {
-            entries: std::mem::take(entries).into_boxed_slice(),
+            entries,
+            buckets: buckets.into_boxed_slice(),
+            bits,
             revokes,
             bans,
         }
@@ -149,10 +172,13 @@ impl Revocations {
             return None;
         }
         let id = digest(id);
-        self.entries
+        let slot = bucket(&id, self.bits);
+        let range = |at: usize| self.buckets.get(at).map(|&n| n as usize);
+        let within = self.entries.get(range(slot)?..range(slot + 1)?)?;
+        within
             .binary_search_by(|entry| entry.id.cmp(&id))
             .ok()
-            .and_then(|at| self.entries.get(at))
+            .and_then(|at| within.get(at))
     }
 
     /// How many ids have a `revoke` entry.
@@ -175,9 +201,10 @@ impl Revocations {
         self.entries.is_empty()
     }
 
-    /// The bytes the entries take.
+    /// The bytes the entries and their index take.
     pub fn size_of_entries(&self) -> usize {
         std::mem::size_of_val::<[Entry]>(&self.entries)
+            + std::mem::size_of_val::<[u32]>(&self.buckets)
     }
 }
 
@@ -217,11 +244,14 @@ mod tests {
     }
 
     #[test]
-    fn a_hundred_thousand_entries_take_24_bytes_each() {
+    fn a_hundred_thousand_entries_take_24_bytes_each_and_an_index_of_a_quarter_of_that() {
         let text: String = (0..100_000).map(|n| format!("ban o{n:0>27}\n")).collect();
         let list = Revocations::parse(&text).unwrap();
         assert_eq!(list.bans(), 100_000);
-        assert_eq!(list.size_of_entries(), 2_400_000);
+        assert_eq!(list.size_of_entries(), 2_400_000 + 4 * 65_537);
+        for n in (0..100_000).step_by(997) {
+            assert!(list.is_banned(&format!("o{n:0>27}")), "{n}");
+        }
         assert!(list.is_banned(&format!("o{:0>27}", 99_999)));
         assert!(list.is_banned(&format!("o{:0>27}", 0)));
         assert!(!list.refuses("oNotThere", None, T));
