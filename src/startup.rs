@@ -133,7 +133,9 @@ impl Application {
             .with_cache(CACHE_CAPACITY)
             .with_revocations(revocations.clone());
         let guard = web::Data::new(
-            Guard::with_reloader(verifier, reloader.clone()).with_metrics(metrics.clone()),
+            Guard::with_reloader(verifier, reloader.clone())
+                .with_watched(watched.clone())
+                .with_metrics(metrics.clone()),
         );
         let issuer = TokenIssuer::new(&settings.issuer, settings.token_ttl, clock.clone());
         let state = web::Data::new(AppState {
