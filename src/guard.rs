@@ -140,10 +140,11 @@ impl Guard {
     }
 
     /// A guard for a service behind wxauth that serves several
-    /// mini-programs and honours the revocation file (SPEC sections 7-9):
-    /// accepts tokens of `config.issuer` for any of `config.appids`, refuses
-    /// those the revocation list refuses (the file is reread with every
-    /// periodic rescan and on SIGHUP, once `guard.reloader()` is spawned).
+    /// mini-programs and honours the revocation file (README, "Revoking
+    /// and banning"): accepts tokens of `config.issuer` for any of
+    /// `config.appids`, refuses those the revocation list refuses (the file
+    /// is reread with every periodic rescan and on SIGHUP, once
+    /// `guard.reloader()` is spawned).
     pub fn from_config(config: &GuardConfig<'_>) -> Result<Self, GuardError> {
         let revocations = match config.revocations {
             Some(file) => SharedRevocations::load(file)?,

@@ -1,6 +1,6 @@
-//! Revocations and bans (SPEC section 9): one file every replica rereads
-//! with its keys refuses tokens (cached or not), refreshes and logins; the
-//! CLI edits it; a broken file never drops a ban.
+//! Revocations and bans (README, "Revoking and banning"): one file every
+//! replica rereads refuses tokens (cached or not), refreshes and logins;
+//! the CLI edits it; a broken file never drops a ban.
 
 use crate::helpers::*;
 use std::sync::Arc;
@@ -688,7 +688,7 @@ fn the_cli_refuses_bad_ids_bad_times_and_no_file() {
     );
 }
 
-// The library's guard honours the file too (SPEC section 7).
+// The library's guard honours the file too (README, "Using the guard").
 
 #[tokio::test]
 async fn a_service_mounting_the_guard_from_config_refuses_a_banned_users_token() {

@@ -1,5 +1,6 @@
-//! Key rotation across replicas (SPEC section 4): publish, promote, retire,
-//! each seen by every replica after a rescan, with nobody logged out.
+//! Key rotation across replicas (README, "Key rotation"): publish,
+//! promote, retire, each seen by every replica after a rescan, with nobody
+//! logged out; and what `wxauth keys` tells the operator.
 
 use crate::helpers::*;
 use serde_json::json;
