@@ -197,6 +197,58 @@ fn edge_and_revocations(c: &mut Criterion) {
     group.finish();
 }
 
+/// The guard's work per request on a cached token (the warm load of
+/// `benches/load.sh`), without a revocation file and with 100,000 entries:
+/// the list's whole cost on the hot path. The token carries a unionid, so
+/// both ids are looked up.
+fn guard_with_revocations(c: &mut Criterion) {
+    use wxauth::revocation::SharedRevocations;
+    let dir = tempfile::tempdir().unwrap();
+    write_new_key(dir.path(), "k", KeyAlg::Eddsa).unwrap();
+    let (keyring, _) = Keyring::load(dir.path(), None).unwrap();
+    let clock = Arc::new(ManualClock::new(NOW));
+    let session_key = SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").unwrap();
+    let subject = Subject {
+        appid: "wx1",
+        platform: wxauth::platform::Platform::Wechat,
+        openid: "oGZUI0egBJY1zhBYw2KhdUfwVJJE",
+        unionid: Some("ocMvos6NjeKLIBqg5Mr9QjxrP1FA"),
+        session_key: Some(&session_key),
+        auth_time: NOW,
+    };
+    let token = TokenIssuer::new("wxauth", 7200, clock.clone())
+        .issue(&keyring, &subject)
+        .unwrap()
+        .access_token;
+    let file = dir.path().join("revocations");
+    let text: String = (0..100_000).map(|n| format!("ban o{n:0>27}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let mut group = c.benchmark_group("guard");
+    for (name, revocations) in [
+        (
+            "cached token, no revocation file",
+            SharedRevocations::none(),
+        ),
+        (
+            "cached token, 100,000 revocation entries",
+            SharedRevocations::load(&file).unwrap(),
+        ),
+    ] {
+        let verifier = TokenVerifier::new(
+            SharedKeyring::new(Keyring::load(dir.path(), None).unwrap().0),
+            TokenPolicy::new("wxauth", "wx1", 30),
+            clock.clone(),
+        )
+        .with_cache(wxauth::token::CACHE_CAPACITY)
+        .with_revocations(revocations);
+        verifier.verify(&token).unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| verifier.verify(black_box(&token)).unwrap())
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(std::time::Duration::from_millis(500))
@@ -204,5 +256,5 @@ fn config() -> Criterion {
         .sample_size(50)
 }
 
-criterion_group! { name = benches; config = config(); targets = per_algorithm, sealing_and_user_data, edge_and_revocations }
+criterion_group! { name = benches; config = config(); targets = per_algorithm, sealing_and_user_data, edge_and_revocations, guard_with_revocations }
 criterion_main!(benches);

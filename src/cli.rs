@@ -331,55 +331,8 @@ fn list_keys(keys: &KeySettings) -> Result<i32, String> {
     let now = chrono::Utc::now().timestamp();
     let (keyring, broken) =
         Keyring::load_with(&keys.folder.dir, &rule, now).map_err(|e| e.to_string())?;
-    println!(
-        "{:<24} {:<6} {:<11} {:<25} FILE",
-        "KID", "ALG", "ROLE", "ACTIVE"
-    );
-    for state in keyring.states() {
-        let key = &state.key;
-        let role = if key.kid() == keyring.signing().kid() {
-            "signing"
-        } else {
-            "verify-only"
-        };
-        let active = match state.active_from(&rule) {
-            _ if state.active => "yes".to_owned(),
-            Some(from) => format!("from {}", utc(from)),
-            None => "no".to_owned(),
-        };
-        println!(
-            "{:<24} {:<6} {:<11} {:<25} {}",
-            key.kid(),
-            key.alg().to_string(),
-            role,
-            active,
-            key.path().display()
-        );
-    }
-    for file in &broken {
-        println!(
-            "{:<24} {:<6} {:<11} {:<25} {} ({})",
-            "-",
-            "-",
-            "broken",
-            "-",
-            file.path.display(),
-            file.error
-        );
-    }
-    match keyring.next_signing() {
-        Some((kid, from)) => println!("next: {kid} signs from {}", utc(from)),
-        None => println!("next: none waiting"),
-    }
+    print!("{}", keyring::listing::render(&keyring, &broken, &rule));
     Ok(0)
-}
-
-/// Seconds since the epoch as RFC 3339 UTC.
-fn utc(seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(seconds, 0).map_or_else(
-        || seconds.to_string(),
-        |at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    )
 }
 
 fn inspect(
@@ -472,12 +425,11 @@ fn edit_revocations(revocations: &RevocationsFile, edit: &Edit) -> Result<i32, S
     let file = revocations.file.as_deref().ok_or(
         "WXAUTH_REVOCATIONS_FILE is unset: set it (or --file) to the file the servers read",
     )?;
-    let said = crate::revocation::edit(file, edit)?;
-    println!("{said}");
-    eprintln!(
-        "{}: every replica applies it at its next rescan (WXAUTH_KEYS_RELOAD, or SIGHUP)",
-        file.display()
-    );
+    let outcome = crate::revocation::edit(file, edit).map_err(|e| e.to_string())?;
+    println!("{}", outcome.said);
+    if let Some(note) = outcome.replicas_note(file) {
+        eprintln!("{note}");
+    }
     Ok(0)
 }
 

@@ -49,18 +49,18 @@ fn in_flight() -> &'static Mutex<BTreeSet<PathBuf>> {
 
 /// Runs `work` on a thread of its own and waits `wait` for it; refuses at
 /// once while an earlier `work` on `path` is still running.
-fn bounded<T: Send + 'static>(
+fn bounded<T: Send + 'static, E: From<ReadError> + Send + 'static>(
     path: &Path,
     wait: Duration,
-    work: impl FnOnce(&Path) -> Result<T, ReadError> + Send + 'static,
-) -> Result<T, ReadError> {
+    work: impl FnOnce(&Path) -> Result<T, E> + Send + 'static,
+) -> Result<T, E> {
     let key = path.to_owned();
     if !in_flight()
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .insert(key.clone())
     {
-        return Err(ReadError::Slow(wait));
+        return Err(ReadError::Slow(wait).into());
     }
     let (sender, receiver) = std::sync::mpsc::sync_channel(1);
     let spawned = std::thread::Builder::new()
@@ -78,11 +78,11 @@ fn bounded<T: Send + 'static>(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(path);
-        return Err(ReadError::Io(e));
+        return Err(ReadError::Io(e).into());
     }
     receiver
         .recv_timeout(wait)
-        .map_err(|_| ReadError::Slow(wait))?
+        .map_err(|_| E::from(ReadError::Slow(wait)))?
 }
 
 /// Reads `path` if it is a regular file of at most `max` bytes, within
@@ -106,7 +106,55 @@ pub fn list_bounded(dir: &Path, wait: Duration) -> Result<Vec<(PathBuf, String)>
     })
 }
 
-fn read_now(path: &Path, max: u64) -> Result<FileRead, ReadError> {
+/// A regular file opened under these rules, for a caller that streams it.
+#[derive(Debug)]
+pub struct OpenedFile {
+    /// The file, read at most up to the size cap (one byte more tells that
+    /// it grew past it: see [`OpenedFile::check_size`]).
+    pub reader: std::io::Take<std::fs::File>,
+    /// Its modification time, seconds since the epoch.
+    pub modified: Option<i64>,
+    max: u64,
+}
+
+impl OpenedFile {
+    /// Whether the reader gave more than the cap (the file grew after it was
+    /// opened): call when done reading.
+    pub fn check_size(&self) -> Result<(), ReadError> {
+        if self.reader.limit() == 0 {
+            Err(ReadError::TooLarge(self.max))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Opens `path` if it is a regular file of at most `max` bytes, and runs
+/// `work` on it, all within `wait` (on a thread of its own, as
+/// [`read_bounded`]): for files streamed rather than read whole.
+pub fn with_file_bounded<T, E>(
+    path: &Path,
+    max: u64,
+    wait: Duration,
+    work: impl FnOnce(OpenedFile) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<ReadError> + Send + 'static,
+{
+    bounded(path, wait, move |path| {
+        let (file, metadata) = open_regular(path, max)?;
+        work(OpenedFile {
+            reader: file.take(max + 1),
+            modified: modified(&metadata),
+            max,
+        })
+    })
+}
+
+/// Opens `path` for reading if it is a regular file of at most `max` bytes,
+/// without ever blocking on the open.
+fn open_regular(path: &Path, max: u64) -> Result<(std::fs::File, std::fs::Metadata), ReadError> {
     let metadata = std::fs::metadata(path)?;
     if !metadata.is_file() {
         return Err(ReadError::NotAFile);
@@ -114,27 +162,45 @@ fn read_now(path: &Path, max: u64) -> Result<FileRead, ReadError> {
     if metadata.len() > max {
         return Err(ReadError::TooLarge(max));
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    // Non-blocking: a FIFO swapped in after the check above must not block
-    // the open.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, NONBLOCK);
-    let file = options.open(path)?;
+    let file = open_nonblocking(std::fs::OpenOptions::new().read(true), path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(ReadError::NotAFile);
     }
+    if metadata.len() > max {
+        return Err(ReadError::TooLarge(max));
+    }
+    Ok((file, metadata))
+}
+
+/// Opens `path` with `options` and `O_NONBLOCK` (Unix): a FIFO swapped in
+/// after a check cannot block the open (POSIX `open`, `O_NONBLOCK`). The
+/// flag is the platform's own, from `libc`.
+pub fn open_nonblocking(
+    options: &mut std::fs::OpenOptions,
+    path: &Path,
+) -> io::Result<std::fs::File> {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NONBLOCK);
+    options.open(path)
+}
+
+fn modified(metadata: &std::fs::Metadata) -> Option<i64> {
+    metadata
+        .modified()
+        .ok()
+        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|age| i64::try_from(age.as_secs()).ok())
+}
+
+fn read_now(path: &Path, max: u64) -> Result<FileRead, ReadError> {
+    let (file, metadata) = open_regular(path, max)?;
     let mut bytes = Vec::new();
     file.take(max + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
         return Err(ReadError::TooLarge(max));
     }
-    let modified = metadata
-        .modified()
-        .ok()
-        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|age| i64::try_from(age.as_secs()).ok());
+    let modified = modified(&metadata);
     #[cfg(unix)]
     let shared = std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o077 != 0;
     #[cfg(not(unix))]
@@ -145,12 +211,6 @@ fn read_now(path: &Path, max: u64) -> Result<FileRead, ReadError> {
         shared,
     })
 }
-
-/// `O_NONBLOCK` (Linux; the BSDs' value differs; only used on open).
-#[cfg(all(unix, any(target_os = "linux", target_os = "android")))]
-const NONBLOCK: i32 = 0o4000;
-#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
-const NONBLOCK: i32 = 0x0004;
 
 #[cfg(test)]
 mod tests {

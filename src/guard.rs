@@ -29,7 +29,8 @@ use crate::domain::SessionKey;
 use crate::error::ApiError;
 use crate::keyring::{KeyReloader, Keyring, KeyringError, SharedKeyring, SigningRule};
 use crate::metrics::Metrics;
-use crate::revocation::SharedRevocations;
+use crate::reload::{OnDemand, Reloader};
+use crate::revocation::{RevocationError, RevocationWatch, SharedRevocations};
 use crate::token::{Claims, Rejection, TokenPolicy, TokenVerifier, VerifiedToken};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -61,7 +62,7 @@ pub enum GuardError {
     Keys(#[from] KeyringError),
     /// The revocation file.
     #[error("revocation file: {0}")]
-    Revocations(String),
+    Revocations(#[from] RevocationError),
 }
 
 /// What the [`Authenticated`] extractor verifies with. Register it as
@@ -69,7 +70,10 @@ pub enum GuardError {
 #[derive(Clone)]
 pub struct Guard {
     verifier: TokenVerifier,
-    reloader: Option<Arc<KeyReloader>>,
+    /// Rescans the key folder when a token names an unknown kid.
+    on_unknown_kid: Option<Arc<OnDemand>>,
+    /// Rereads every watched file (keys, revocations) once spawned.
+    reloader: Option<Arc<Reloader>>,
     metrics: Option<Metrics>,
 }
 
@@ -78,19 +82,30 @@ impl Guard {
     pub fn new(verifier: TokenVerifier) -> Self {
         Self {
             verifier,
+            on_unknown_kid: None,
             reloader: None,
             metrics: None,
         }
     }
 
-    /// A guard that rescans the key folder (through `reloader`, which must
-    /// feed the verifier's keyring) when a token names an unknown kid.
-    pub fn with_reloader(verifier: TokenVerifier, reloader: Arc<KeyReloader>) -> Self {
+    /// A guard that rescans the key folder (through `keys`, which must
+    /// feed the verifier's keyring) when a token names an unknown kid; its
+    /// [`Guard::reloader`] rescans it on a timer and SIGHUP once spawned.
+    pub fn with_reloader(verifier: TokenVerifier, keys: Arc<KeyReloader>) -> Self {
+        let reloader = Reloader::new().watch(keys.clone());
         Self {
             verifier,
-            reloader: Some(reloader),
+            on_unknown_kid: Some(Arc::new(keys.on_demand())),
+            reloader: Some(Arc::new(reloader)),
             metrics: None,
         }
+    }
+
+    /// Rereads the watched files through `reloader` (which should watch the
+    /// key folder and every file the verifier reads) on a timer and SIGHUP.
+    pub fn with_watched(mut self, reloader: Arc<Reloader>) -> Self {
+        self.reloader = Some(reloader);
+        self
     }
 
     /// Counts every verification in `metrics`
@@ -100,9 +115,9 @@ impl Guard {
         self
     }
 
-    /// The reloader, if this guard has one: call
-    /// [`KeyReloader::spawn`] on it to also rescan periodically and on SIGHUP.
-    pub fn reloader(&self) -> Option<&Arc<KeyReloader>> {
+    /// The reloader of every file this guard reads, if it has one: call
+    /// [`Reloader::spawn`] on it to reread them periodically and on SIGHUP.
+    pub fn reloader(&self) -> Option<&Arc<Reloader>> {
         self.reloader.as_ref()
     }
 
@@ -110,7 +125,7 @@ impl Guard {
     /// tokens of `issuer` for `appid`, with `leeway` seconds of skew. A token
     /// with a kid not yet loaded makes it rescan the folder (at most once a
     /// second); for periodic rescans too, `guard.reloader()` gives the
-    /// [`KeyReloader`] to `spawn`.
+    /// [`Reloader`] to `spawn`.
     pub fn from_dir(
         dir: &Path,
         issuer: &str,
@@ -125,13 +140,14 @@ impl Guard {
     }
 
     /// A guard for a service behind wxauth that serves several
-    /// mini-programs and honours the revocation file (SPEC sections 7-9):
-    /// accepts tokens of `config.issuer` for any of `config.appids`, refuses
-    /// those the revocation list refuses (the file is reread with every
-    /// periodic rescan and on SIGHUP, once `guard.reloader()` is spawned).
+    /// mini-programs and honours the revocation file (README, "Revoking
+    /// and banning"): accepts tokens of `config.issuer` for any of
+    /// `config.appids`, refuses those the revocation list refuses (the file
+    /// is reread with every periodic rescan and on SIGHUP, once
+    /// `guard.reloader()` is spawned).
     pub fn from_config(config: &GuardConfig<'_>) -> Result<Self, GuardError> {
         let revocations = match config.revocations {
-            Some(file) => SharedRevocations::load(file).map_err(GuardError::Revocations)?,
+            Some(file) => SharedRevocations::load(file)?,
             None => SharedRevocations::none(),
         };
         let policy =
@@ -150,19 +166,19 @@ impl Guard {
         }
         let clock: SharedClock = Arc::new(SystemClock);
         let keyring = SharedKeyring::new(keyring);
-        let reloader = Arc::new(
-            KeyReloader::new(
-                keyring.clone(),
-                dir.to_owned(),
-                SigningRule::default(),
-                clock.clone(),
-            )
-            .with_revocations(revocations.clone()),
-        );
+        let keys = Arc::new(KeyReloader::new(
+            keyring.clone(),
+            dir.to_owned(),
+            SigningRule::default(),
+            clock.clone(),
+        ));
+        let reloader = Reloader::new()
+            .watch(keys.clone())
+            .watch(Arc::new(RevocationWatch::new(revocations.clone())));
         let verifier = TokenVerifier::new(keyring, policy, clock)
             .with_cache(crate::token::CACHE_CAPACITY)
             .with_revocations(revocations);
-        Ok(Self::with_reloader(verifier, reloader))
+        Ok(Self::with_reloader(verifier, keys).with_watched(Arc::new(reloader)))
     }
 
     /// The verifier behind this guard.
@@ -278,14 +294,13 @@ impl FromRequest for Authenticated {
                 return Either::Left(ready(Err(error)));
             }
         };
-        match (guard.verifier.verify(token), &guard.reloader) {
+        match (guard.verifier.verify(token), &guard.on_unknown_kid) {
             // Maybe a key published since the last rescan (rotation across
-            // replicas); the reloader bounds how often this reaches the disk.
-            (Err(Rejection::UnknownKid), Some(reloader)) => {
-                let (guard, reloader, token) =
-                    (guard.clone(), Arc::clone(reloader), token.to_owned());
+            // replicas); the trigger bounds how often this reaches the disk.
+            (Err(Rejection::UnknownKid), Some(rescan)) => {
+                let (guard, rescan, token) = (guard.clone(), Arc::clone(rescan), token.to_owned());
                 Either::Right(Box::pin(async move {
-                    reloader.rescan_for_unknown_kid().await;
+                    rescan.trigger("a token named an unknown kid").await;
                     guard.finish(guard.verifier.verify(&token))
                 }))
             }

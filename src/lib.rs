@@ -29,6 +29,7 @@ pub mod keyring;
 pub mod logging;
 pub mod metrics;
 pub mod platform;
+pub mod reload;
 pub mod revocation;
 pub mod routes;
 pub mod server;

@@ -13,7 +13,8 @@ use crate::keyring::{
 };
 use crate::metrics::Metrics;
 use crate::platform::{AppConfig, Platform, Transport};
-use crate::revocation::SharedRevocations;
+use crate::reload::Reloader;
+use crate::revocation::{RevocationWatch, SharedRevocations};
 use crate::routes::cors::Cors;
 use crate::routes::{self, AppState};
 use crate::sessions::Sessions;
@@ -80,8 +81,11 @@ pub struct Services {
     pub cors: web::Data<Cors>,
     /// The simulator, in simulator mode only.
     pub simulator: Option<web::Data<Simulator>>,
-    /// What rescans the key folder and the revocation file.
+    /// What rescans the key folder when a token names an unknown kid.
     pub reloader: Arc<KeyReloader>,
+    /// What rereads every watched file (keys, revocations) on the timer and
+    /// SIGHUP.
+    pub watched: Arc<Reloader>,
 }
 
 impl Services {
@@ -97,7 +101,8 @@ impl Services {
         let keyring = SharedKeyring::new(load_keys(config, &rule, clock.now())?);
         let metrics = Metrics::new()?;
         let revocations = match &settings.revocations.file {
-            Some(file) => SharedRevocations::load(file).map_err(StartupError::Revocations)?,
+            Some(file) => SharedRevocations::load(file)
+                .map_err(|e| StartupError::Revocations(e.to_string()))?,
             None => SharedRevocations::none(),
         };
         let reloader = Arc::new(
@@ -107,16 +112,20 @@ impl Services {
                 rule,
                 clock.clone(),
             )
-            .with_revocations(revocations.clone())
             .with_metrics(metrics.clone()),
         );
+        let watched = Arc::new(Reloader::new().watch(reloader.clone()).watch(Arc::new(
+            RevocationWatch::new(revocations.clone()).with_metrics(metrics.clone()),
+        )));
         let apps = Arc::new(served_apps(config, addr, clock, &metrics)?);
 
         let policy = TokenPolicy::for_apps(&settings.issuer, apps.appids(), settings.leeway);
         let verifier = TokenVerifier::new(keyring.clone(), policy, clock.clone())
             .with_cache(CACHE_CAPACITY)
             .with_revocations(revocations.clone());
-        let guard = Guard::with_reloader(verifier, reloader.clone()).with_metrics(metrics.clone());
+        let guard = Guard::with_reloader(verifier, reloader.clone())
+            .with_watched(watched.clone())
+            .with_metrics(metrics.clone());
         let issuer = TokenIssuer::new(&settings.issuer, settings.token_ttl, clock.clone());
         let sessions = Sessions::new(
             keyring.clone(),
@@ -160,6 +169,7 @@ impl Services {
             edge: web::Data::new(edge),
             simulator,
             reloader,
+            watched,
         })
     }
 
@@ -204,7 +214,7 @@ impl Services {
     pub fn spawn(&self, reload: Duration) -> Vec<tokio::task::JoinHandle<()>> {
         let edge = self.edge.clone();
         vec![
-            self.reloader.spawn(reload),
+            self.watched.spawn(reload),
             tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(FORGET_IDLE_CLIENTS);
                 loop {

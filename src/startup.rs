@@ -7,6 +7,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::edge::Connections;
 use crate::keyring::KeyReloader;
+use crate::reload::Reloader;
 use crate::server::ServerSettings;
 use crate::services::Services;
 use actix_web::dev::Server;
@@ -20,6 +21,7 @@ pub struct Application {
     addr: SocketAddr,
     signing_kid: String,
     reloader: Arc<KeyReloader>,
+    watched: Arc<Reloader>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     server: Server,
 }
@@ -58,6 +60,7 @@ impl Application {
         Ok(Self {
             addr,
             signing_kid,
+            watched: Arc::clone(&services.watched),
             reloader: services.reloader,
             tasks,
             server,
@@ -87,6 +90,12 @@ impl Application {
     /// What rescans the key folder (periodically, on SIGHUP, on unknown kids).
     pub fn key_reloader(&self) -> Arc<KeyReloader> {
         Arc::clone(&self.reloader)
+    }
+
+    /// What rereads every watched file (keys, revocations) on the timer and
+    /// SIGHUP.
+    pub fn reloader(&self) -> Arc<Reloader> {
+        Arc::clone(&self.watched)
     }
 
     /// Serves until stopped; then stops the background work.

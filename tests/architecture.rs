@@ -270,3 +270,23 @@ fn the_architecture_map_says_who_uses_whom_truly() {
         );
     }
 }
+
+#[test]
+fn one_reloader_drives_the_watched_files_and_the_keyring_knows_no_revocation() {
+    let graph = edges();
+    let uses = |module: &str| graph.get(module).cloned().unwrap_or_default();
+    assert!(
+        !uses("keyring").contains("revocation"),
+        "keyring uses {:?}",
+        uses("keyring")
+    );
+    // The reloader drives files it knows only by their trait.
+    for watched in ["keyring", "revocation", "token", "guard"] {
+        assert!(
+            !uses("reload").contains(watched),
+            "reload uses {:?}",
+            uses("reload")
+        );
+    }
+    assert!(uses("keyring").contains("reload") && uses("revocation").contains("reload"));
+}

@@ -1,32 +1,39 @@
 //! The keys: every `<kid>.pem` in the key folder is one key generation
-//! (SPEC section 4). Every loaded key verifies; one signs:
-//! `WXAUTH_SIGNING_KID`, else the kid in the folder's [`PIN_FILE`] (reread on
-//! every rescan, so a key is promoted on every replica without a restart),
-//! else the greatest *active* kid. A key is active once its file is
-//! `WXAUTH_KEY_ACTIVATION_DELAY` seconds old, or when no loaded key is
-//! active (a fresh folder signs at once); once active, it stays active for
-//! the life of the process. So adding a key file publishes it at once and
-//! promotes it only after every replica and every JWK Set cache had time to
-//! see it.
+//! (README, "Keys"). Every loaded key verifies; one signs, as
+//! [`signer::choose`] decides: `WXAUTH_SIGNING_KID`, else the kid in the
+//! folder's [`PIN_FILE`] (reread on every rescan, so a key is promoted on
+//! every replica without a restart), else the greatest *active* kid, a key
+//! being active once both its file time and (for a key that appeared while
+//! the process runs) its first sighting are `WXAUTH_KEY_ACTIVATION_DELAY`
+//! old. So adding a key file publishes it at once and promotes it only
+//! after every replica and every JWK Set cache had time to see it.
 //!
 //! The set is swapped atomically behind [`SharedKeyring`]: readers take the
 //! current set without locking and never see a half-loaded one.
 //!
 //! - [`folder`]: reading the folder (safely) and writing new keys;
 //! - [`key`]: one key file parsed, and what is derived from it;
+//! - [`signer`]: which key signs, a pure function of what was found;
+//! - [`error`]: what went wrong, each message naming the fix;
 //! - [`generate`]: new keys; [`jwks`]: the public JWK Set;
 //! - [`seal`]: the session_key sealing key of a generation;
 //! - [`state_key`]: the key of a generation that signs web logins' `state`;
 //! - [`reload`]: rescans while serving.
+//! - [`listing`]: the table `wxauth keys` prints;
+//! - [`reload`]: the key folder as a [`crate::reload::Watched`] file.
 
+mod error;
 mod folder;
 mod generate;
 mod jwks;
 mod key;
+pub mod listing;
 mod reload;
 pub mod seal;
+pub mod signer;
 pub mod state_key;
 
+pub use error::{BrokenKeyFile, FileError, KeyringError};
 pub use folder::{MAX_KEY_FILE, PIN_FILE, READ_WAIT, default_kid, is_valid_kid, write_new_key};
 pub use generate::generate_pem;
 pub use jwks::render_jwks;
@@ -35,89 +42,12 @@ pub use reload::KeyReloader;
 
 use arc_swap::ArcSwap;
 use folder::Scan;
+use signer::{Candidate, ChoiceError};
 use std::collections::BTreeMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-/// Why no usable key set could be made.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyringError {
-    /// The folder could not be listed.
-    #[error("cannot read the key folder {dir}: {source}")]
-    Io {
-        /// The folder.
-        dir: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The folder holds no usable key.
-    #[error(
-        "no usable key in {dir}{refused}: create one with `wxauth keygen --dir {dir}` \
-         (or `openssl genpkey -algorithm ed25519 -out {dir}/<kid>.pem`)",
-        dir = .dir.display(),
-        refused = refused_list(.refused)
-    )]
-    NoKeys {
-        /// The folder.
-        dir: PathBuf,
-        /// The key files that were refused, each with why.
-        refused: Vec<String>,
-    },
-    /// The pin names a key that is not loaded.
-    #[error("{origin}={kid} names no usable key file in {dir}", dir = .dir.display())]
-    PinnedKidMissing {
-        /// Where the pin came from: `WXAUTH_SIGNING_KID` or the pin file.
-        origin: &'static str,
-        /// The pinned kid.
-        kid: String,
-        /// The folder.
-        dir: PathBuf,
-    },
-    /// The pin file does not hold a kid.
-    #[error("{path} must hold one kid (1 to 64 characters of [A-Za-z0-9_-])", path = .path.display())]
-    BadPinFile {
-        /// The pin file.
-        path: PathBuf,
-    },
-}
-
-fn refused_list(refused: &[String]) -> String {
-    if refused.is_empty() {
-        String::new()
-    } else {
-        format!(" (refused: {})", refused.join("; "))
-    }
-}
-
-/// What was wrong with a file in the key folder.
-#[derive(Debug)]
-pub enum FileError {
-    /// A key file that could not be loaded.
-    Key(KeyError),
-    /// The pin file, or a pin, that could not be followed.
-    Pin(String),
-}
-
-impl fmt::Display for FileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Key(error) => error.fmt(f),
-            Self::Pin(message) => f.write_str(message),
-        }
-    }
-}
-
-/// A file in the key folder that could not be used, and why.
-#[derive(Debug)]
-pub struct BrokenKeyFile {
-    /// The file.
-    pub path: PathBuf,
-    /// Why it was skipped.
-    pub error: FileError,
-}
-
-/// How the signing key is chosen (SPEC section 4).
+/// How the signing key is chosen (README, "Keys").
 #[derive(Debug, Clone, Default)]
 pub struct SigningRule {
     /// `WXAUTH_SIGNING_KID`: this kid signs, whatever else.
@@ -144,15 +74,37 @@ pub struct KeyState {
     /// When its file was last modified, seconds since the epoch (None: the
     /// file system does not say; then the key is active at once).
     pub published: Option<i64>,
+    /// When this process first saw the key while running (None: it was
+    /// there at start).
+    pub first_seen: Option<i64>,
     /// Whether it may sign.
     pub active: bool,
 }
 
 impl KeyState {
-    /// When the key may sign, seconds since the epoch.
+    /// What the signer choice sees of this key.
+    fn candidate(&self) -> Candidate {
+        Candidate {
+            kid: self.key.kid().to_owned(),
+            file_time: self.published,
+            first_seen: self.first_seen,
+            was_active: self.active,
+        }
+    }
+
+    /// When the key may sign, seconds since the epoch: the later of its
+    /// file time and its first sighting, plus the activation delay.
     pub fn active_from(&self, rule: &SigningRule) -> Option<i64> {
+        self.candidate().active_from(rule.activation_delay)
+    }
+
+    /// Whether its file is dated before the time its kid names (keygen's
+    /// kids are creation times): copied keeping an old time, or back-dated.
+    pub fn dated_before_its_kid(&self) -> Option<i64> {
+        let kid_time = signer::kid_time(self.key.kid())?;
         self.published
-            .map(|at| at.saturating_add(rule.activation_delay))
+            .is_some_and(|at| at < kid_time)
+            .then_some(kid_time)
     }
 }
 
@@ -182,7 +134,8 @@ impl Keyring {
         )
     }
 
-    /// Loads every key file of `dir` under `rule`, at time `now`.
+    /// Loads every key file of `dir` under `rule`, at time `now`. At start
+    /// nothing was seen before: file times alone decide.
     pub fn load_with(
         dir: &Path,
         rule: &SigningRule,
@@ -192,17 +145,22 @@ impl Keyring {
         // WXAUTH_SIGNING_KID wins: the pin file is not even read then.
         let file_pin = if rule.pin.is_some() { None } else { scan.pin? };
         if scan.keys.is_empty() {
-            return Err(KeyringError::NoKeys {
-                dir: dir.to_owned(),
-                refused: scan
-                    .broken
-                    .iter()
-                    .map(|file| format!("{}: {}", file.path.display(), file.error))
-                    .collect(),
-            });
+            return Err(KeyringError::no_keys(dir, &scan.broken));
         }
-        let keys = activate(scan.keys, &BTreeMap::new(), rule, now);
-        Ok((Self::from_keys(dir, keys, rule, file_pin)?, scan.broken))
+        let keys = scan
+            .keys
+            .into_iter()
+            .map(|(kid, (key, published))| {
+                let state = KeyState {
+                    key,
+                    published,
+                    first_seen: None,
+                    active: false,
+                };
+                (kid, state)
+            })
+            .collect();
+        Ok((Self::choose(dir, keys, rule, file_pin, now)?, scan.broken))
     }
 
     /// [`Keyring::rescan_with`], every key active at once.
@@ -218,13 +176,15 @@ impl Keyring {
         )
     }
 
-    /// Rescans `dir` on top of this keyring. A file that fails to load keeps
-    /// the key this keyring had for its kid; a file gone from the folder stops
-    /// verifying. A pin file that is unreadable or names no loaded key is
-    /// reported with the broken files and changes nothing about who signs
-    /// (the current signer, or the greatest active kid if it is gone), so it
-    /// cannot hold up the rest of the rescan. The result always has a signing
-    /// key, or the rescan fails and the caller keeps what it had.
+    /// Rescans `dir` on top of this keyring, at `now`. A key it had keeps
+    /// its state (active, first seen); a key new to it is first seen `now`.
+    /// A file that fails to load keeps the key this keyring had for its kid;
+    /// a file gone from the folder stops verifying. A pin file that is
+    /// unreadable or names no loaded key is reported with the broken files
+    /// and changes nothing about who signs (the current signer, or the
+    /// greatest active kid if it is gone), so it cannot hold up the rest of
+    /// the rescan. The result always has a signing key, or the rescan fails
+    /// and the caller keeps what it had.
     pub fn rescan_with(
         &self,
         dir: &Path,
@@ -267,7 +227,24 @@ impl Keyring {
                 )),
             });
         }
-        let keys = activate(keys, &self.keys, rule, now);
+        let keys: KeyMap = keys
+            .into_iter()
+            .map(|(kid, (key, published))| {
+                let before = self
+                    .keys
+                    .get(&kid)
+                    .filter(|old| Arc::ptr_eq(&old.key, &key));
+                let state = KeyState {
+                    key,
+                    published,
+                    // A key new to this process (or a new key under a known
+                    // kid) counts its activation from now as well.
+                    first_seen: before.map_or(Some(now), |old| old.first_seen),
+                    active: before.is_some_and(|old| old.active),
+                };
+                (kid, state)
+            })
+            .collect();
         let file_pin = if rule.pin.is_some() {
             Ok(None)
         } else {
@@ -289,63 +266,47 @@ impl Keyring {
             let current = self.signing.kid();
             keys.contains_key(current).then(|| current.to_owned())
         });
-        Ok((Self::from_keys(dir, keys, rule, file_pin)?, broken))
+        Ok((Self::choose(dir, keys, rule, file_pin, now)?, broken))
     }
 
-    /// Picks the signing key: the `WXAUTH_SIGNING_KID` pin, else the pin
-    /// file's, else the greatest active kid.
-    fn from_keys(
+    /// Builds the keyring from `keys`, the signer picked by
+    /// [`signer::choose`].
+    fn choose(
         dir: &Path,
-        keys: KeyMap,
+        mut keys: KeyMap,
         rule: &SigningRule,
         file_pin: Option<String>,
+        now: i64,
     ) -> Result<Self, KeyringError> {
-        let pin = match (rule.pin.as_deref(), file_pin.as_deref()) {
-            (Some(kid), _) => Some(("WXAUTH_SIGNING_KID", kid)),
-            (None, Some(kid)) => Some((PIN_FILE, kid)),
-            (None, None) => None,
-        };
-        let signing = match pin {
-            Some((origin, kid)) => keys
-                .get(kid)
-                .ok_or_else(|| KeyringError::PinnedKidMissing {
-                    origin,
-                    kid: kid.to_owned(),
-                    dir: dir.to_owned(),
-                })?,
-            None => keys
-                .values()
-                .rev()
-                .find(|state| state.active)
-                .ok_or_else(|| KeyringError::NoKeys {
+        let candidates: Vec<Candidate> = keys.values().map(KeyState::candidate).collect();
+        let choice = signer::choose(&candidates, rule, file_pin.as_deref(), now).map_err(
+            |error| match error {
+                ChoiceError::NoKeys => KeyringError::NoKeys {
                     dir: dir.to_owned(),
                     refused: Vec::new(),
-                })?,
-        };
-        let signing = Arc::clone(&signing.key);
-        // The next signer: of the greater kids not active yet, the first to
-        // become active (the greater on a tie); it signs from then.
-        let next = match pin {
-            Some(_) => None,
-            None => keys
-                .iter()
-                .rev()
-                .take_while(|(kid, _)| kid.as_str() > signing.kid())
-                .filter(|(_, state)| !state.active)
-                .filter_map(|(kid, state)| Some((kid.clone(), state.active_from(rule)?)))
-                .reduce(|best, candidate| {
-                    if candidate.1 < best.1 {
-                        candidate
-                    } else {
-                        best
-                    }
-                }),
-        };
+                },
+                ChoiceError::PinnedKidMissing { origin, kid } => KeyringError::PinnedKidMissing {
+                    origin,
+                    kid,
+                    dir: dir.to_owned(),
+                },
+            },
+        )?;
+        for (state, active) in keys.values_mut().zip(&choice.active) {
+            state.active = *active;
+        }
+        let signing = keys
+            .get(&choice.signer)
+            .map(|state| Arc::clone(&state.key))
+            .ok_or_else(|| KeyringError::NoKeys {
+                dir: dir.to_owned(),
+                refused: Vec::new(),
+            })?;
         let jwks = render_jwks(keys.values().map(|state| state.key.as_ref()));
         Ok(Self {
             keys,
             signing,
-            next,
+            next: choice.next,
             jwks,
         })
     }
@@ -391,52 +352,6 @@ impl Keyring {
     pub fn jwks_json(&self) -> &[u8] {
         &self.jwks
     }
-}
-
-/// Decides which keys are active at `now`: those active before (in
-/// `previous`), those whose file is old enough, and those whose age is
-/// unknown; and if that leaves none, all of them (a fresh folder signs at
-/// once).
-fn activate(
-    found: BTreeMap<String, (Arc<KeyGeneration>, Option<i64>)>,
-    previous: &KeyMap,
-    rule: &SigningRule,
-    now: i64,
-) -> KeyMap {
-    let mut keys: KeyMap = found
-        .into_iter()
-        .map(|(kid, (key, published))| {
-            let was_active = previous
-                .get(&kid)
-                .is_some_and(|old| old.active && Arc::ptr_eq(&old.key, &key));
-            let old_enough =
-                published.is_none_or(|at| at.saturating_add(rule.activation_delay) <= now);
-            let state = KeyState {
-                key,
-                published,
-                active: was_active || old_enough,
-            };
-            (kid, state)
-        })
-        .collect();
-    if !keys.values().any(|state| state.active) {
-        // None active (a fresh folder): the first published signs, as it
-        // did on a replica that started when it was the only one; a key
-        // published after it still waits out its delay.
-        // On a tie (a Kubernetes Secret update re-dates every file), the
-        // least kid: the oldest generation, never a new key early.
-        let first = keys
-            .iter()
-            .filter_map(|(kid, state)| state.published.map(|at| (at, kid.clone())))
-            .min();
-        for (kid, state) in keys.iter_mut() {
-            state.active = state.published.is_none()
-                || first
-                    .as_ref()
-                    .is_some_and(|(at, least)| state.published == Some(*at) && least == kid);
-        }
-    }
-    keys
 }
 
 /// The keyring the server and guards share; swapped whole on each rescan.

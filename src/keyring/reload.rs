@@ -1,12 +1,14 @@
-//! Rescanning the key folder while serving: every `WXAUTH_KEYS_RELOAD`
-//! seconds, on SIGHUP, and when a token names a kid that is not loaded (at
-//! most once a second, so forged kids cannot turn into a disk scan per
-//! request). A rescan that fails keeps the keys the server had.
+//! The key folder as a watched file ([`crate::reload::Watched`]): the
+//! [`crate::reload::Reloader`] rescans it every `WXAUTH_KEYS_RELOAD`
+//! seconds and on SIGHUP, and [`KeyReloader::on_demand`] when a token names
+//! a kid that is not loaded (at most once a second, so forged kids cannot
+//! turn into a disk scan per request). A rescan that fails keeps the keys
+//! the server had.
 
 use super::{Keyring, SharedKeyring, SigningRule};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
-use crate::revocation::SharedRevocations;
+use crate::reload::{OnDemand, Watched};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,15 +24,9 @@ pub struct KeyReloader {
     dir: PathBuf,
     rule: SigningRule,
     clock: SharedClock,
-    /// When the last on-demand rescan started; held (asynchronously) during
-    /// that rescan, so concurrent requests wait for it instead of scanning
-    /// again, without blocking a worker thread.
-    last_on_demand: tokio::sync::Mutex<Option<Duration>>,
     rescans: AtomicU64,
     failures: AtomicU64,
     metrics: Option<Metrics>,
-    /// The revocation list, reloaded with the keys on the timer and SIGHUP.
-    revocations: Option<SharedRevocations>,
     /// One rescan at a time (timer, SIGHUP, unknown kids): otherwise an
     /// older scan finishing last could bring back a key deleted since.
     scanning: std::sync::Mutex<()>,
@@ -59,47 +55,10 @@ impl KeyReloader {
             dir,
             rule,
             clock,
-            last_on_demand: tokio::sync::Mutex::new(None),
             rescans: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             metrics: None,
-            revocations: None,
             scanning: std::sync::Mutex::new(()),
-        }
-    }
-
-    /// Also rereads `revocations`' file on every periodic and SIGHUP rescan
-    /// (not on unknown kids, which any client can cause).
-    pub fn with_revocations(mut self, revocations: SharedRevocations) -> Self {
-        if let Some(metrics) = &self.metrics {
-            record_revocations(metrics, &revocations);
-        }
-        self.revocations = Some(revocations);
-        self
-    }
-
-    /// Rereads the revocation file, if there is one; a file that cannot be
-    /// read or parsed keeps the list the server had, and is logged.
-    pub fn reload_revocations(&self, cause: &str) {
-        let Some(revocations) = &self.revocations else {
-            return;
-        };
-        match revocations.reload() {
-            Ok(true) => {
-                let list = revocations.load_current();
-                log::info!(
-                    "revocations reloaded ({cause}): {} revoked, {} banned",
-                    list.revokes(),
-                    list.bans()
-                );
-            }
-            Ok(false) => {}
-            Err(error) => {
-                log::error!("revocations ({cause}): {error}; keeping the entries loaded before");
-            }
-        }
-        if let Some(metrics) = &self.metrics {
-            record_revocations(metrics, revocations);
         }
     }
 
@@ -107,9 +66,6 @@ impl KeyReloader {
     /// current set.
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
         record_keyring(&metrics, &self.keyring.current());
-        if let Some(revocations) = &self.revocations {
-            record_revocations(&metrics, revocations);
-        }
         self.metrics = Some(metrics);
         self
     }
@@ -162,52 +118,28 @@ impl KeyReloader {
         }
     }
 
-    /// Rescans because a token named an unknown kid, unless such a rescan
-    /// started less than [`ON_DEMAND_INTERVAL`] ago. A caller that arrives
-    /// during a rescan waits for it. The scan runs on the blocking pool, so a
-    /// slow disk (a network folder) never stalls a request worker. Afterwards
-    /// the caller looks the kid up again either way.
-    pub async fn rescan_for_unknown_kid(self: &Arc<Self>) {
-        let mut last = self.last_on_demand.lock().await;
-        let now = self.clock.monotonic();
-        if last.is_some_and(|at| now.saturating_sub(at) < ON_DEMAND_INTERVAL) {
-            return;
-        }
-        *last = Some(now);
-        let this = Arc::clone(self);
-        let _ =
-            tokio::task::spawn_blocking(move || this.rescan("a token named an unknown kid")).await;
-    }
-
-    /// Rescans every `every`, and on SIGHUP (Unix), until the task is
-    /// aborted. The scans run on the blocking pool, off the request workers.
-    pub fn spawn(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        let this = Arc::clone(self);
-        // Installed here, not in the task: SIGHUP's default action ends the
-        // process, so the handler must exist before the server says it runs.
-        let mut hangup = Hangup::new();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                let cause = tokio::select! {
-                    _ = ticker.tick() => "periodic",
-                    () = hangup.recv() => "SIGHUP",
-                };
-                let this = Arc::clone(&this);
-                let _ = tokio::task::spawn_blocking(move || {
-                    this.rescan(cause);
-                    this.reload_revocations(cause);
-                })
-                .await;
-            }
-        })
+    /// The unknown-kid trigger: rescans when a token names a kid not
+    /// loaded, unless such a rescan started less than
+    /// [`ON_DEMAND_INTERVAL`] ago (a caller arriving during one waits for
+    /// it). The scan runs on the blocking pool, so a slow disk (a network
+    /// folder) never stalls a request worker.
+    pub fn on_demand(self: &Arc<Self>) -> OnDemand {
+        OnDemand::new(
+            Arc::clone(self) as Arc<dyn Watched>,
+            self.clock.clone(),
+            ON_DEMAND_INTERVAL,
+        )
     }
 }
 
-fn record_revocations(metrics: &Metrics, revocations: &SharedRevocations) {
-    let list = revocations.load_current();
-    metrics.revocations(list.revokes(), list.bans());
+impl Watched for KeyReloader {
+    fn name(&self) -> &'static str {
+        "keys"
+    }
+
+    fn reload(&self, cause: &str) -> bool {
+        self.rescan(cause)
+    }
 }
 
 fn record_keyring(metrics: &Metrics, keyring: &Keyring) {
@@ -237,35 +169,4 @@ fn log_changes(old: &Keyring, new: &Keyring, cause: &str) {
         );
     }
     log::debug!("key rescan ({cause}): {} keys", after.len());
-}
-
-/// SIGHUP as a stream of events; never fires where it cannot be listened to.
-struct Hangup {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
-}
-
-impl Hangup {
-    fn new() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let signal = signal(SignalKind::hangup())
-                .map_err(|e| log::warn!("cannot listen for SIGHUP: {e}"))
-                .ok();
-            Self { signal }
-        }
-        #[cfg(not(unix))]
-        Self {}
-    }
-
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        if let Some(signal) = self.signal.as_mut()
-            && signal.recv().await.is_some()
-        {
-            return;
-        }
-        std::future::pending::<()>().await;
-    }
 }

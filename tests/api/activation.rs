@@ -1,8 +1,10 @@
-//! The key activation delay (SPEC section 4): a newly published key file
-//! verifies at once and signs only once it is WXAUTH_KEY_ACTIVATION_DELAY
-//! old, on every replica alike, restarts included; a fresh folder signs at
-//! once; a pin promotes at once. Times are the test clock's and the files'
-//! modification times, set on its timeline: no test sleeps.
+//! The key activation delay (README, "Keys"): a newly published key file
+//! verifies at once and signs only once both its file time and, on a
+//! running replica, the moment that replica first saw it are
+//! WXAUTH_KEY_ACTIVATION_DELAY old; a fresh folder signs at once, the
+//! first published key first; a pin promotes at once. Times are the test
+//! clock's and the files' modification times, set on its timeline: no
+//! test sleeps.
 
 use crate::helpers::{
     APPID, FIRST_KID, OPENID, SECRET, SESSION_KEY, START,
@@ -73,7 +75,8 @@ async fn a_new_key_verifies_at_once_everywhere_and_signs_nowhere_before_the_dela
     let b = replica(&keys, &[]).await;
 
     // Act: a key is published a minute before the replicas' now, and they
-    // rescan; five minutes on, a third replica starts.
+    // rescan (they see it at START); five minutes on, a third replica
+    // starts (it has seen nothing: the file time alone decides for it).
     publish_key(keys.path(), NEW_KID, KeyAlg::Eddsa, START - 60);
     a.tick();
     b.tick();
@@ -84,7 +87,9 @@ async fn a_new_key_verifies_at_once_everywhere_and_signs_nowhere_before_the_dela
     c.advance(300);
     let replicas = [&a, &b, &c];
 
-    // Assert: verifies on all, signs on none, /readyz says when it will.
+    // Assert: verifies on all, signs on none, /readyz says when it will:
+    // the delay from the later of the file time and the sighting.
+    let takes_over = [START + DELAY, START + DELAY, START - 60 + DELAY];
     for (i, app) in replicas.iter().enumerate() {
         app.tick();
         assert_eq!(app.jwks_kids().await, [FIRST_KID, NEW_KID]);
@@ -92,24 +97,72 @@ async fn a_new_key_verifies_at_once_everywhere_and_signs_nowhere_before_the_dela
         assert_eq!(signs(app, &format!("c-{i}")).await, FIRST_KID);
         assert_eq!(
             app.readyz().await["next_signing"],
-            json!({"kid": NEW_KID, "from": utc(START - 60 + DELAY)})
+            json!({"kid": NEW_KID, "from": utc(takes_over[i])})
         );
     }
 
-    // One second before the delay is out: still the old key.
-    for app in replicas {
-        app.advance(DELAY - 60 - 300 - 1);
+    // One second before each replica's time: still the old key; at it, the
+    // new key, with nothing waiting.
+    for (app, from) in replicas.iter().zip(takes_over) {
+        app.advance(from - app.now() - 1);
         app.tick();
         assert_eq!(signs(app, "just-before").await, FIRST_KID);
-    }
-
-    // Out: the new key signs on all three, nothing is waiting.
-    for app in replicas {
         app.advance(1);
         app.tick();
         assert_eq!(signs(app, "after").await, NEW_KID);
         assert_eq!(app.readyz().await["next_signing"], Value::Null);
     }
+}
+
+#[tokio::test]
+async fn a_back_dated_key_file_appearing_while_running_waits_the_delay_from_its_sighting() {
+    // `cp -p`, `rsync -a`, `tar x` or `touch -d` give a new key file an old
+    // time: a running replica counts from when it first saw it.
+    let keys = settled_folder();
+    let app = replica(&keys, &[]).await;
+    app.advance(1_000);
+    let seen_at = app.now();
+
+    publish_key(keys.path(), NEW_KID, KeyAlg::Eddsa, START - 86_400);
+    app.tick();
+
+    assert_eq!(signs(&app, "code-1").await, FIRST_KID);
+    assert_eq!(
+        app.readyz().await["next_signing"],
+        json!({"kid": NEW_KID, "from": utc(seen_at + DELAY)})
+    );
+    app.advance(DELAY - 1);
+    app.tick();
+    assert_eq!(signs(&app, "code-2").await, FIRST_KID, "one second before");
+    app.advance(1);
+    app.tick();
+    assert_eq!(signs(&app, "code-3").await, NEW_KID);
+    assert_eq!(app.readyz().await["next_signing"], Value::Null);
+}
+
+#[tokio::test]
+async fn after_a_restart_the_first_published_key_signs_though_its_file_was_rewritten() {
+    // The old key's file is rewritten (same content, a new time: a Secret
+    // update, a configuration run), and a new key is 60 s old; then the
+    // replica restarts. No key is active by file times; the first
+    // published signs, by the earlier of file time and kid time, so the
+    // old key, and the new one is next after its delay.
+    let keys = settled_folder();
+    let old = keys.path().join(format!("{FIRST_KID}.pem"));
+    let before = replica(&keys, &[]).await;
+    assert_eq!(signs(&before, "code-1").await, FIRST_KID);
+    publish_key(keys.path(), NEW_KID, KeyAlg::Eddsa, START - 60);
+    let content = std::fs::read(&old).unwrap();
+    std::fs::write(&old, content).unwrap();
+    set_file_time(&old, START - 10);
+
+    let restarted = replica(&keys, &[]).await;
+
+    assert_eq!(signs(&restarted, "code-2").await, FIRST_KID);
+    assert_eq!(
+        restarted.readyz().await["next_signing"],
+        json!({"kid": NEW_KID, "from": utc(START - 60 + DELAY)})
+    );
 }
 
 #[tokio::test]
@@ -192,6 +245,8 @@ async fn an_active_key_stays_active_when_its_file_is_redated() {
     let keys = settled_folder();
     let app = replica(&keys, &[]).await;
     let path = publish_key(keys.path(), NEW_KID, KeyAlg::Eddsa, START - DELAY);
+    app.tick();
+    app.advance(DELAY);
     app.tick();
     assert_eq!(signs(&app, "code-1").await, NEW_KID);
 
@@ -282,12 +337,13 @@ async fn readyz_names_the_signer_and_the_key_waiting_with_the_time_it_takes_over
     publish_key(keys.path(), NEW_KID, KeyAlg::Es256, START - 10);
     app.tick();
 
+    // Seen at START, ten seconds after its file time: the later counts.
     assert_eq!(
         app.readyz().await,
         json!({
             "status": "ready",
             "signing_kid": FIRST_KID,
-            "next_signing": {"kid": NEW_KID, "from": utc(START - 10 + DELAY)},
+            "next_signing": {"kid": NEW_KID, "from": utc(START + DELAY)},
             "apps": [{"appid": APPID, "platform": "wechat"}],
         })
     );
@@ -359,32 +415,34 @@ async fn a_replica_started_within_the_delay_waits_and_one_started_after_it_signs
 
 #[tokio::test]
 async fn with_two_keys_waiting_readyz_names_the_one_that_takes_over_first() {
-    // Two rotations started within one delay: B (smaller kid) published
-    // first, C after it. B signs from its activation until C's.
+    // Two rotations started within one delay: B (smaller kid) seen first,
+    // C fifty seconds later. B signs from its activation until C's.
     const B: &str = "20270115T075900Z";
     const C: &str = "20270115T075950Z";
     let keys = settled_folder();
     let app = replica(&keys, &[]).await;
     publish_key(keys.path(), B, KeyAlg::Eddsa, START - 60);
+    app.tick();
+    app.advance(50);
     publish_key(keys.path(), C, KeyAlg::Eddsa, START - 10);
     app.tick();
 
     let said = app.readyz().await["next_signing"].clone();
 
-    // What happens, on the clock: B at START + 540, C at START + 590.
-    app.advance(DELAY - 60);
+    // What happens, on the clock: B at START + 600, C at START + 650.
+    app.advance(DELAY - 50);
     app.tick();
     assert_eq!(signs(&app, "code-1").await, B);
     assert_eq!(
         app.readyz().await["next_signing"],
-        json!({"kid": C, "from": utc(START - 10 + DELAY)})
+        json!({"kid": C, "from": utc(START + 50 + DELAY)})
     );
     app.advance(50);
     app.tick();
     assert_eq!(signs(&app, "code-2").await, C);
     assert_eq!(
         said,
-        json!({"kid": B, "from": utc(START - 60 + DELAY)}),
+        json!({"kid": B, "from": utc(START + DELAY)}),
         "the next to take over is B, at its activation"
     );
 }

@@ -336,6 +336,9 @@ async fn a_service_using_guard_from_dir_accepts_a_key_published_after_it_started
         KeyAlg::Es256,
         START - 600,
     );
+    // Signs once the activation delay has passed since wxauth saw it.
+    assert!(app.reloader.rescan("test"));
+    app.advance(600);
     assert!(app.reloader.rescan("test"));
     let token = app.login().await;
     assert_eq!(decode_parts(&token).0["kid"], "20990101T000000Z");

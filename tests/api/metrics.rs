@@ -64,6 +64,9 @@ async fn metrics_count_logins_upstream_calls_verifications_and_keys() {
         KeyAlg::Es256,
         START - 600,
     );
+    // It signs once the activation delay has passed since it was seen.
+    app.reloader.rescan("test");
+    app.advance(600);
     app.reloader.rescan("test");
     let text = metrics(&app).await;
 
@@ -131,7 +134,7 @@ async fn metrics_count_logins_upstream_calls_verifications_and_keys() {
     assert_eq!(value(&text, "wxauth_keyring_keys"), 2.0);
     assert_eq!(
         value(&text, r#"wxauth_keyring_reloads_total{result="ok"}"#),
-        1.0
+        2.0
     );
     assert_eq!(
         value(

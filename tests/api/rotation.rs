@@ -1,5 +1,6 @@
-//! Key rotation across replicas (SPEC section 4): publish, promote, retire,
-//! each seen by every replica after a rescan, with nobody logged out.
+//! Key rotation across replicas (README, "Key rotation"): publish,
+//! promote, retire, each seen by every replica after a rescan, with nobody
+//! logged out; and what `wxauth keys` tells the operator.
 
 use crate::helpers::tokens::JsonEdit as _;
 use crate::helpers::{
@@ -10,6 +11,7 @@ use crate::helpers::{
     revocations::publish_key,
     tokens::{decode_parts, eddsa_header, forge, good_claims},
 };
+use crate::helpers::{SECRET, process::run_wxauth, revocations::set_file_time};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,8 +92,14 @@ async fn a_key_with_a_greater_kid_signs_after_a_rescan_once_its_activation_delay
     let old_token = a.login().await;
 
     // Published the (default) activation delay ago, on the test clock's
-    // timeline (activation.rs tests the wait itself).
+    // timeline (activation.rs tests the wait itself): a running replica
+    // also waits that long from when it first saw the key.
     publish_key(keys.path(), NEW_KID, KeyAlg::Eddsa, START - 600);
+    rescan_both(&a, &b);
+    for app in [&a, &b] {
+        assert_eq!(app.signing_kid().await, FIRST_KID, "seen just now");
+        app.advance(600);
+    }
     rescan_both(&a, &b);
 
     for app in [&a, &b] {
@@ -106,6 +114,9 @@ async fn a_token_from_a_key_this_replica_has_not_loaded_yet_verifies_through_an_
     let keys = key_folder();
     let (a, b) = two_replicas(keys.clone()).await;
     publish_key(keys.path(), NEW_KID, KeyAlg::Eddsa, START - 600);
+    assert!(a.reloader.rescan("test"));
+    a.advance(600);
+    b.advance(600);
     assert!(a.reloader.rescan("test"));
     let token = a.login().await;
     assert_eq!(decode_parts(&token).0["kid"], NEW_KID);
@@ -249,6 +260,8 @@ async fn a_kubernetes_secret_volume_swapped_at_once_is_followed() {
     )
     .unwrap();
     std::fs::remove_dir_all(root.join("..2026_01")).unwrap();
+    assert!(app.reloader.rescan("test"));
+    app.advance(600);
     assert!(app.reloader.rescan("test"));
 
     assert_eq!(app.jwks_kids().await, [FIRST_KID, NEW_KID]);
@@ -427,4 +440,139 @@ async fn three_rotations_under_concurrent_traffic_fail_no_request() {
     assert!(ok > 100, "traffic ran: {ok} answers");
     assert_eq!(failed, 0, "{failed} non-2xx answers out of {}", ok + failed);
     eprintln!("three rotations: {ok} answers, all 2xx");
+}
+
+// `wxauth keys` and start-up: what an operator reads about the key folder.
+
+/// Writes a key `kid` into `dir` with its file time `at` (real seconds).
+fn key_dated(dir: &std::path::Path, kid: &str, at: i64) {
+    let path = write_new_key(dir, kid, KeyAlg::Eddsa).unwrap();
+    set_file_time(&path, at);
+}
+
+#[test]
+fn wxauth_keys_keeps_its_columns_with_a_pending_key_and_warns_of_a_file_older_than_its_kid() {
+    // Arrange: an old key, a key copied keeping an older time than its
+    // kid's (cp -p), and one published a minute ago (pending).
+    let now = chrono::Utc::now().timestamp();
+    let kid_at =
+        |at: i64| wxauth::keyring::default_kid(chrono::DateTime::from_timestamp(at, 0).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    key_dated(&keys, FIRST_KID, now - 86_400 * 30);
+    let copied = kid_at(now - 3_600);
+    key_dated(&keys, &copied, now - 86_400 * 7);
+    let pending = kid_at(now - 60);
+    key_dated(&keys, &pending, now - 60);
+
+    // Act
+    let (code, stdout, stderr) = run_wxauth(
+        dir.path(),
+        &[("WXAUTH_KEYS_DIR", keys.to_str().unwrap())],
+        &["keys"],
+    );
+
+    // Assert
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let file_column = lines[0].find("FILE").expect("a header");
+    for kid in [FIRST_KID, copied.as_str(), pending.as_str()] {
+        let row = lines.iter().find(|l| l.starts_with(kid)).expect("a row");
+        assert_eq!(
+            row.find(keys.to_str().unwrap()),
+            Some(file_column),
+            "{stdout}"
+        );
+    }
+    let pending_row = lines.iter().find(|l| l.starts_with(&pending)).unwrap();
+    assert!(pending_row.contains(" from "), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{copied}.pem is dated "))
+            && stdout.contains("before its kid's time"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("pin the signing key"), "{stdout}");
+    assert!(
+        !stdout.contains(&format!("{pending}.pem is dated")),
+        "{stdout}"
+    );
+}
+
+/// Runs `wxauth args` as a user that may not read `keys`' files: as uid
+/// 65532 (the image's) through setpriv when the tests run as root, else
+/// as ourselves with the files' modes cleared.
+#[cfg(unix)]
+fn wxauth_unable_to_read(
+    dir: &std::path::Path,
+    keys: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (i32, String, String) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root =
+        std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    let mut command = if root {
+        for folder in [dir, keys] {
+            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let mut command = std::process::Command::new("setpriv");
+        command.args(["--reuid", "65532", "--regid", "65532", "--clear-groups"]);
+        command.arg(env!("CARGO_BIN_EXE_wxauth"));
+        command
+    } else {
+        for entry in std::fs::read_dir(keys).unwrap() {
+            std::fs::set_permissions(
+                entry.unwrap().path(),
+                std::fs::Permissions::from_mode(0o000),
+            )
+            .unwrap();
+        }
+        std::process::Command::new(env!("CARGO_BIN_EXE_wxauth"))
+    };
+    let (code, stdout, stderr, _) = crate::revocation::run_bounded(
+        command
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env.iter().copied()),
+        Duration::from_secs(20),
+    );
+    (code, stdout, stderr)
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_the_server_may_not_read_says_to_fix_owner_or_mode_and_never_to_make_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    write_new_key(&keys, FIRST_KID, KeyAlg::Eddsa).unwrap();
+    let keys_value = keys.to_str().unwrap().to_owned();
+
+    for args in [&["keys"][..], &["serve"]] {
+        let (code, stdout, stderr) = wxauth_unable_to_read(
+            dir.path(),
+            &keys,
+            &[
+                ("WXAUTH_KEYS_DIR", keys_value.as_str()),
+                ("WXAUTH_BIND", "127.0.0.1:0"),
+                ("WECHAT_APPID", APPID),
+                ("WECHAT_SECRET", SECRET),
+                ("WECHAT_API_BASE", "http://127.0.0.1:9"),
+            ],
+            args,
+        );
+
+        assert_ne!(code, 0, "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains("permission denied"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("fix the owner or mode"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{FIRST_KID}.pem")),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("keygen"), "{args:?}: {stderr}");
+    }
 }

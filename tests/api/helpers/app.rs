@@ -27,6 +27,8 @@ pub struct TestApp {
     pub appid: String,
     /// The app's key rescanner: tests call `rescan` to act as a timer tick.
     pub reloader: Arc<KeyReloader>,
+    /// What rereads every watched file (keys, revocations): one timer tick.
+    pub watched: Arc<wxauth::reload::Reloader>,
     _keys: Arc<TempDir>,
 }
 
@@ -80,6 +82,7 @@ pub async fn spawn_app_on(
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let reloader = app.key_reloader();
+    let watched = app.reloader();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -95,6 +98,7 @@ pub async fn spawn_app_on(
         keys_dir: keys.path().to_owned(),
         appid,
         reloader,
+        watched,
         _keys: keys,
     }
 }

@@ -99,7 +99,7 @@ pub fn publish_key(dir: &Path, kid: &str, alg: KeyAlg, at: i64) -> PathBuf {
 impl TestApp {
     /// Rereads the revocation file, as the periodic rescan and SIGHUP do.
     pub fn reload_revocations(&self) {
-        self.reloader.reload_revocations("test");
+        self.watched.reload("revocations", "test");
     }
 
     /// Rescans the keys and rereads the revocation file: one timer tick.
