@@ -490,6 +490,42 @@ async fn a_redirect_uri_outside_the_apps_list_is_refused_never_redirected_to() {
     .await;
 }
 
+/// A server behind the redirect_uri may decode `%2F` (nginx does, before it
+/// resolves `..`), read `\\` as `/`, or `..;` as `..` (Tomcat): a path the
+/// prefix check saw below the callback would be served from outside it.
+#[tokio::test]
+async fn a_redirect_uri_hiding_a_dot_dot_from_the_prefix_check_is_refused() {
+    let web = spawn_web_apps(&[]).await;
+    for candidate in [
+        "https://shop.example.com/login/callback/..%2F..%2Fuploads/evil.html",
+        "https://shop.example.com/login/callback/..%2f..%2fuploads/evil.html",
+        "https://shop.example.com/login/callback/..%5C..%5Cuploads/evil.html",
+        "https://shop.example.com/login/callback/%2e%2e%2F%2e%2e%2Fuploads/evil.html",
+        "https://shop.example.com/login/callback/.%2E/.%2E/uploads/evil.html",
+        "https://shop.example.com/login/callback/..;/..;/uploads/evil.html",
+    ] {
+        let response = web
+            .authorize(&[("appid", H5), ("redirect_uri", candidate)])
+            .await;
+        assert!(response.headers().get("location").is_none(), "{candidate}");
+        assert_problem(response, 400, "invalid_request").await;
+    }
+    let response = web
+        .authorize(&[
+            ("appid", H5),
+            (
+                "redirect_uri",
+                "https://shop.example.com/login/callback/step.2?next=%2Fhome",
+            ),
+        ])
+        .await;
+    assert_eq!(
+        response.status(),
+        302,
+        "a dot in a name, an encoded slash in the query"
+    );
+}
+
 #[tokio::test]
 async fn a_state_made_by_one_replica_is_checked_by_another_sharing_the_key_folder() {
     let keys = key_folder();
