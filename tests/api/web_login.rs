@@ -657,6 +657,52 @@ async fn simulated_web_login(app: &TestApp, appid: &str, redirect_uri: &str, use
     .await
 }
 
+/// WeChat's authorize pages take a `state` of `[a-zA-Z0-9]`, at most 128
+/// bytes (its web authorization guide); the simulator holds pages to the
+/// same, so a state wxauth could not send to WeChat fails under the
+/// simulator too.
+#[tokio::test]
+async fn the_simulators_authorize_pages_take_the_state_wechat_takes_only() {
+    let app = spawn_simulator().await;
+    let browser = no_redirects();
+    let long = "a".repeat(128);
+    for (page, appid) in [
+        ("/sim/connect/oauth2/authorize", "wxsimh5000000000"),
+        ("/sim/connect/qrconnect", "wxsimweb000000000"),
+    ] {
+        let ask = |state: &str, user: Option<&str>| {
+            let mut pairs = vec![
+                ("appid", appid.to_owned()),
+                ("redirect_uri", "http://127.0.0.1:5500/".to_owned()),
+                ("response_type", "code".to_owned()),
+                ("state", state.to_owned()),
+            ];
+            if let Some(user) = user {
+                pairs.push(("user", user.to_owned()));
+            }
+            browser.get(app.url(page)).query(&pairs).send()
+        };
+        for bad in [
+            "ab-cd",
+            "ab_cd",
+            "a b",
+            "a%26code%3Dx",
+            "\u{4e2d}",
+            &"a".repeat(129),
+        ] {
+            for user in [None, Some("alice")] {
+                let response = ask(bad, user).await.unwrap();
+                assert!(response.headers().get("location").is_none(), "{page} {bad}");
+                assert_problem(response, 400, "invalid_request").await;
+            }
+        }
+        let back = ask(&long, Some("alice")).await.unwrap();
+        assert_eq!(back.status(), 302, "{page}");
+        let back = back.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(query_of(&back)["state"], long);
+    }
+}
+
 #[tokio::test]
 async fn the_simulator_plays_every_surface_with_one_unionid_per_person() {
     let app = spawn_simulator().await;
