@@ -11,7 +11,8 @@
 //! `https://good.example.com@evil.com`, `//evil.com`, `https://good.example.com/cb/../x`
 //! and `/cbx` for a rule `/cb` all fail; a URL with userinfo or a fragment
 //! is refused outright, and so is a path with an encoded `/`, `\` or `.`,
-//! or a `;`, which a server behind it may still resolve to a `..`. What is sent on is the URL as parsed (normalised),
+//! or a `;`, which a server behind it may still resolve to a `..`, and a
+//! query with a `code` or `state` of its own (WeChat appends both). What is sent on is the URL as parsed (normalised),
 //! so the browser goes exactly where the check looked.
 
 use std::fmt;
@@ -158,6 +159,14 @@ pub fn check_redirect(rules: &[RedirectRule], candidate: &str) -> Result<Url, St
             "redirect_uri's path must not have an encoded `/`, `\\` or `.`, nor a `;`".into(),
         );
     }
+    if url
+        .query_pairs()
+        .any(|(name, _)| name == "code" || name == "state")
+    {
+        // WeChat appends its own: the page would get two of each, and
+        // most parsers read the first, this URL's author's.
+        return Err("redirect_uri must not carry a `code` or `state` of its own".into());
+    }
     if rules.iter().any(|rule| rule.allows(&parts, url.path())) {
         Ok(url)
     } else {
@@ -220,6 +229,8 @@ mod tests {
             "https://good.example.com/cb/..%5cadmin",
             "https://good.example.com/cb/%2E%2E%2Fadmin",
             "https://good.example.com/cb/..;/admin",
+            "https://good.example.com/cb?code=x",
+            "https://good.example.com/cb?x=1&state=y",
             "http://good.example.com/cb",
             "https://good.example.com:8443/cb",
             "https://good.example.com/cb#frag",

@@ -526,6 +526,36 @@ async fn a_redirect_uri_hiding_a_dot_dot_from_the_prefix_check_is_refused() {
     );
 }
 
+/// WeChat appends its own `code` and `state` to the redirect_uri: one that
+/// already carries them gives the page two of each, and most parsers
+/// (`URLSearchParams.get`, PHP, Express) read the first, the link's author's.
+#[tokio::test]
+async fn a_redirect_uri_carrying_its_own_code_or_state_is_refused() {
+    let web = spawn_web_apps(&[]).await;
+    for candidate in [
+        "https://shop.example.com/login/callback?code=0123456789abcdef",
+        "https://shop.example.com/login/callback?n=1&state=01ab",
+        "https://shop.example.com/login/callback?c%6Fde=0123456789abcdef",
+        "https://shop.example.com/login/callback?code",
+    ] {
+        let response = web
+            .authorize(&[("appid", H5), ("redirect_uri", candidate)])
+            .await;
+        assert!(response.headers().get("location").is_none(), "{candidate}");
+        assert_problem(response, 400, "invalid_request").await;
+    }
+    let response = web
+        .authorize(&[
+            ("appid", H5),
+            (
+                "redirect_uri",
+                "https://shop.example.com/login/callback?n=1&codes=2&next=state",
+            ),
+        ])
+        .await;
+    assert_eq!(response.status(), 302);
+}
+
 #[tokio::test]
 async fn a_state_made_by_one_replica_is_checked_by_another_sharing_the_key_folder() {
     let keys = key_folder();
