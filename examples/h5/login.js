@@ -4,13 +4,16 @@
 //   2. WeChat sends it back here with ?code=...&state=...;
 //   3. this page posts {code, appid, state, redirect_uri} to /auth/login,
 //      keeps the token, and calls /auth/me with it.
-// Settings come from this page's own query (?wxauth=...&appid=...), so the
-// same file serves any wxauth; the defaults are `cargo run`'s simulator.
+// Settings come from index.html's <meta name="wxauth-server"> and
+// <meta name="wxauth-appid">, never from the page's address: a link
+// naming another server would make the page send that server its token
+// and the next login's code and state, which it could redeem here.
 "use strict";
 
 const params = new URLSearchParams(location.search);
-const WXAUTH = (params.get("wxauth") || "http://127.0.0.1:8080").replace(/\/+$/, "");
-const APPID = params.get("appid") || "wxsimh5000000000";
+const setting = (name) => document.querySelector(`meta[name="${name}"]`).content;
+const WXAUTH = setting("wxauth-server").replace(/\/+$/, "");
+const APPID = setting("wxauth-appid");
 const TOKEN_KEY = "wxauth.token";
 const PENDING_KEY = "wxauth.pending";
 
@@ -21,15 +24,12 @@ function show(text, isError) {
   $("status").className = isError ? "error" : "";
 }
 
-// This page's address with its settings (and nothing else).
+// This page's address (and nothing else).
 function pageUrl() {
-  const url = new URL(location.pathname, location.origin);
-  if (params.get("wxauth")) url.searchParams.set("wxauth", WXAUTH);
-  if (params.get("appid")) url.searchParams.set("appid", APPID);
-  return url;
+  return new URL(location.pathname, location.origin);
 }
 
-// This page's address with its settings and a one-time nonce: the
+// This page's address with a one-time nonce: the
 // redirect_uri. The state wxauth signs is bound to it, and the page accepts
 // a code only if it comes back with the nonce it saved when it started, so
 // a link carrying someone else's code and state (login CSRF) is refused.

@@ -32,8 +32,14 @@ WXAUTH="http://127.0.0.1:$WXAUTH_PORT"
 (cd "$WORK" && exec env -i PATH="$PATH" WXAUTH_BIND="127.0.0.1:$WXAUTH_PORT" \
   WXAUTH_KEYS_DIR="$WORK/keys" RUST_LOG=warn "$BIN" serve) >"$WORK/wxauth.log" 2>&1 &
 PIDS+=($!)
-# Any static server serves the page; python's is everywhere.
-python3 -m http.server "$PAGE_PORT" --bind 127.0.0.1 --directory "$PWD" \
+# The page as a deployment would serve it: its <meta name="wxauth-server">
+# names this wxauth. Any static server serves it; python's is everywhere.
+mkdir "$WORK/page"
+cp login.js "$WORK/page/"
+sed "s|<meta name=\"wxauth-server\" content=\"[^\"]*\">|<meta name=\"wxauth-server\" content=\"$WXAUTH\">|" \
+  index.html >"$WORK/page/index.html"
+grep -q "content=\"$WXAUTH\"" "$WORK/page/index.html" || { echo "index.html has no wxauth-server meta"; exit 1; }
+python3 -m http.server "$PAGE_PORT" --bind 127.0.0.1 --directory "$WORK/page" \
   >"$WORK/static.log" 2>&1 &
 PIDS+=($!)
 # Ready when they answer (connection refused is retried, for 20 s at most).
@@ -52,6 +58,6 @@ cd browser-test
 if [ ! -d node_modules ]; then
   PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 fi
-PAGE="http://127.0.0.1:$PAGE_PORT/index.html?wxauth=$WXAUTH" UNIONID="$UNIONID" \
+PAGE="http://127.0.0.1:$PAGE_PORT/index.html" UNIONID="$UNIONID" \
   CHROMIUM="$CHROMIUM" timeout 120 node test.mjs || {
   echo "--- wxauth log"; tail -n 30 "$WORK/wxauth.log"; exit 1; }

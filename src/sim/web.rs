@@ -31,6 +31,10 @@ pub fn redirect_rules() -> Vec<RedirectRule> {
     ]
 }
 
+/// The longest `state` WeChat's authorize pages take (its web authorization
+/// guide: `[a-zA-Z0-9]`, at most 128 bytes).
+const MAX_STATE: usize = 128;
+
 /// What the authorize page does.
 pub(super) enum Authorized {
     /// No `user` yet: the page asking who logs in.
@@ -67,6 +71,14 @@ impl Simulator {
         }
         let redirect = check_redirect(&redirect_rules(), param("redirect_uri").unwrap_or(""))
             .map_err(ApiError::InvalidRequest)?;
+        if let Some(login_state) = param("state")
+            && (login_state.len() > MAX_STATE
+                || !login_state.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(ApiError::InvalidRequest(format!(
+                "state must be [a-zA-Z0-9], at most {MAX_STATE} bytes, as WeChat takes it"
+            )));
+        }
         let Some(user) = param("user") else {
             return Ok(Authorized::Page(page(query)));
         };

@@ -10,7 +10,9 @@
 //! below it at a `/` boundary. `https://good.example.com.evil.com`,
 //! `https://good.example.com@evil.com`, `//evil.com`, `https://good.example.com/cb/../x`
 //! and `/cbx` for a rule `/cb` all fail; a URL with userinfo or a fragment
-//! is refused outright. What is sent on is the URL as parsed (normalised),
+//! is refused outright, and so is a path with an encoded `/`, `\` or `.`,
+//! or a `;`, which a server behind it may still resolve to a `..`, and a
+//! query with a `code` or `state` of its own (WeChat appends both). What is sent on is the URL as parsed (normalised),
 //! so the browser goes exactly where the check looked.
 
 use std::fmt;
@@ -101,6 +103,18 @@ fn path_is_under(path: &str, prefix: &str) -> bool {
     }
 }
 
+/// Whether the path has what a server behind it may turn into a `..` the
+/// prefix check never saw: an encoded `/` or `\\` (nginx decodes `%2F`
+/// before it resolves dot segments), an encoded `.` (the URL parser resolves
+/// `%2e%2e` alone, not `%2e%2e%2f`), or a `;` (Tomcat reads `..;` as `..`).
+/// A callback's path needs none of them; its query may have them.
+fn hides_a_dot_dot(path: &str) -> bool {
+    let path = path.to_ascii_lowercase();
+    ["%2f", "%5c", "%2e", ";"]
+        .iter()
+        .any(|hidden| path.contains(hidden))
+}
+
 /// The parts of a URL compared.
 struct Parts {
     scheme: String,
@@ -140,6 +154,19 @@ pub fn check_redirect(rules: &[RedirectRule], candidate: &str) -> Result<Url, St
         return Err("redirect_uri must not have a fragment (`#`)".into());
     }
     let parts = Parts::of(&url).map_err(|e| format!("redirect_uri {e}"))?;
+    if hides_a_dot_dot(url.path()) {
+        return Err(
+            "redirect_uri's path must not have an encoded `/`, `\\` or `.`, nor a `;`".into(),
+        );
+    }
+    if url
+        .query_pairs()
+        .any(|(name, _)| name == "code" || name == "state")
+    {
+        // WeChat appends its own: the page would get two of each, and
+        // most parsers read the first, this URL's author's.
+        return Err("redirect_uri must not carry a `code` or `state` of its own".into());
+    }
     if rules.iter().any(|rule| rule.allows(&parts, url.path())) {
         Ok(url)
     } else {
@@ -198,6 +225,12 @@ mod tests {
             "https://good.example.com/cb/../admin",
             "https://good.example.com/cb/%2e%2e/admin",
             "https://good.example.com/c%62",
+            "https://good.example.com/cb/..%2Fadmin",
+            "https://good.example.com/cb/..%5cadmin",
+            "https://good.example.com/cb/%2E%2E%2Fadmin",
+            "https://good.example.com/cb/..;/admin",
+            "https://good.example.com/cb?code=x",
+            "https://good.example.com/cb?x=1&state=y",
             "http://good.example.com/cb",
             "https://good.example.com:8443/cb",
             "https://good.example.com/cb#frag",

@@ -490,6 +490,72 @@ async fn a_redirect_uri_outside_the_apps_list_is_refused_never_redirected_to() {
     .await;
 }
 
+/// A server behind the redirect_uri may decode `%2F` (nginx does, before it
+/// resolves `..`), read `\\` as `/`, or `..;` as `..` (Tomcat): a path the
+/// prefix check saw below the callback would be served from outside it.
+#[tokio::test]
+async fn a_redirect_uri_hiding_a_dot_dot_from_the_prefix_check_is_refused() {
+    let web = spawn_web_apps(&[]).await;
+    for candidate in [
+        "https://shop.example.com/login/callback/..%2F..%2Fuploads/evil.html",
+        "https://shop.example.com/login/callback/..%2f..%2fuploads/evil.html",
+        "https://shop.example.com/login/callback/..%5C..%5Cuploads/evil.html",
+        "https://shop.example.com/login/callback/%2e%2e%2F%2e%2e%2Fuploads/evil.html",
+        "https://shop.example.com/login/callback/.%2E/.%2E/uploads/evil.html",
+        "https://shop.example.com/login/callback/..;/..;/uploads/evil.html",
+    ] {
+        let response = web
+            .authorize(&[("appid", H5), ("redirect_uri", candidate)])
+            .await;
+        assert!(response.headers().get("location").is_none(), "{candidate}");
+        assert_problem(response, 400, "invalid_request").await;
+    }
+    let response = web
+        .authorize(&[
+            ("appid", H5),
+            (
+                "redirect_uri",
+                "https://shop.example.com/login/callback/step.2?next=%2Fhome",
+            ),
+        ])
+        .await;
+    assert_eq!(
+        response.status(),
+        302,
+        "a dot in a name, an encoded slash in the query"
+    );
+}
+
+/// WeChat appends its own `code` and `state` to the redirect_uri: one that
+/// already carries them gives the page two of each, and most parsers
+/// (`URLSearchParams.get`, PHP, Express) read the first, the link's author's.
+#[tokio::test]
+async fn a_redirect_uri_carrying_its_own_code_or_state_is_refused() {
+    let web = spawn_web_apps(&[]).await;
+    for candidate in [
+        "https://shop.example.com/login/callback?code=0123456789abcdef",
+        "https://shop.example.com/login/callback?n=1&state=01ab",
+        "https://shop.example.com/login/callback?c%6Fde=0123456789abcdef",
+        "https://shop.example.com/login/callback?code",
+    ] {
+        let response = web
+            .authorize(&[("appid", H5), ("redirect_uri", candidate)])
+            .await;
+        assert!(response.headers().get("location").is_none(), "{candidate}");
+        assert_problem(response, 400, "invalid_request").await;
+    }
+    let response = web
+        .authorize(&[
+            ("appid", H5),
+            (
+                "redirect_uri",
+                "https://shop.example.com/login/callback?n=1&codes=2&next=state",
+            ),
+        ])
+        .await;
+    assert_eq!(response.status(), 302);
+}
+
 #[tokio::test]
 async fn a_state_made_by_one_replica_is_checked_by_another_sharing_the_key_folder() {
     let keys = key_folder();
@@ -619,6 +685,52 @@ async fn simulated_web_login(app: &TestApp, appid: &str, redirect_uri: &str, use
         .await,
     )
     .await
+}
+
+/// WeChat's authorize pages take a `state` of `[a-zA-Z0-9]`, at most 128
+/// bytes (its web authorization guide); the simulator holds pages to the
+/// same, so a state wxauth could not send to WeChat fails under the
+/// simulator too.
+#[tokio::test]
+async fn the_simulators_authorize_pages_take_the_state_wechat_takes_only() {
+    let app = spawn_simulator().await;
+    let browser = no_redirects();
+    let long = "a".repeat(128);
+    for (page, appid) in [
+        ("/sim/connect/oauth2/authorize", "wxsimh5000000000"),
+        ("/sim/connect/qrconnect", "wxsimweb000000000"),
+    ] {
+        let ask = |state: &str, user: Option<&str>| {
+            let mut pairs = vec![
+                ("appid", appid.to_owned()),
+                ("redirect_uri", "http://127.0.0.1:5500/".to_owned()),
+                ("response_type", "code".to_owned()),
+                ("state", state.to_owned()),
+            ];
+            if let Some(user) = user {
+                pairs.push(("user", user.to_owned()));
+            }
+            browser.get(app.url(page)).query(&pairs).send()
+        };
+        for bad in [
+            "ab-cd",
+            "ab_cd",
+            "a b",
+            "a%26code%3Dx",
+            "\u{4e2d}",
+            &"a".repeat(129),
+        ] {
+            for user in [None, Some("alice")] {
+                let response = ask(bad, user).await.unwrap();
+                assert!(response.headers().get("location").is_none(), "{page} {bad}");
+                assert_problem(response, 400, "invalid_request").await;
+            }
+        }
+        let back = ask(&long, Some("alice")).await.unwrap();
+        assert_eq!(back.status(), 302, "{page}");
+        let back = back.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(query_of(&back)["state"], long);
+    }
 }
 
 #[tokio::test]

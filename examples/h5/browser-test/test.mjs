@@ -4,7 +4,7 @@
 // back, logs in, keeps the token, and /auth/me shows plat wechat_h5 with
 // the unionid of alice's mini-program login. Run by run.sh, which starts
 // wxauth (simulator mode) and a static server and passes:
-//   PAGE     the page's URL (with ?wxauth=...)
+//   PAGE     the page's URL (a copy whose meta names that wxauth)
 //   UNIONID  alice's unionid from a mini-program login
 //   CHROMIUM the browser binary
 import assert from "node:assert/strict";
@@ -56,6 +56,28 @@ try {
   await page.waitForSelector("#me:not([hidden])");
   const again = JSON.parse(await page.$eval("#me", (pre) => pre.textContent));
   assert.equal(again.unionid, UNIONID);
+
+  step("a link naming another wxauth sends it neither the kept token nor a code");
+  // Nothing listens there: the request itself is the leak.
+  const trap = "http://127.0.0.1:9";
+  const sentToTrap = [];
+  const watch = (request) => {
+    if (request.url().startsWith(trap)) sentToTrap.push(request.url());
+  };
+  page.on("request", watch);
+  const lure = new URL(PAGE);
+  lure.searchParams.set("wxauth", trap);
+  lure.searchParams.set("appid", "wxsimweb000000000");
+  await page.goto(lure.toString(), { waitUntil: "load" });
+  await page.waitForFunction(() =>
+    !document.getElementById("me").hidden || document.getElementById("status").className);
+  assert.deepEqual(sentToTrap, [], "the kept token goes to the page's own wxauth only");
+  await page.click("#logout");
+  await Promise.all([page.waitForNavigation(), page.click("#login")]);
+  assert.match(page.url(), /\/sim\/connect\/oauth2\/authorize\?appid=wxsimh5000000000&/);
+  page.off("request", watch);
+  assert.deepEqual(sentToTrap, [], "the login starts at the page's own wxauth");
+  await page.goto(PAGE, { waitUntil: "load" });
 
   step("a link carrying a code and state this page did not ask for is refused");
   const forged = new URL(PAGE);
