@@ -4,9 +4,13 @@
 # a built wxauth (WXAUTH_BIN, default target/debug/wxauth). Everything
 # listens on loopback, on ports the kernel picks; everything stops at exit.
 set -euo pipefail
+# WXAUTH_BIN may be relative to where the script was called from (.ci/run
+# passes target/debug/wxauth from the checkout's top).
+CALLER=$PWD
 cd "$(dirname "$0")"
 ROOT=$(cd ../.. && pwd)
 BIN=${WXAUTH_BIN:-$ROOT/target/debug/wxauth}
+case "$BIN" in /*) ;; *) BIN=$CALLER/$BIN ;; esac
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 [ -x "$BIN" ] || { echo "no wxauth binary at $BIN (cargo build first)"; exit 1; }
