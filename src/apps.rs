@@ -1,4 +1,4 @@
-//! The apps being served (SPEC section 8): one client per configured
+//! The apps being served (docs/API.md, "Apps and platforms"): one client per configured
 //! mini-program, by appid, and which one a request that names none goes to.
 
 use crate::clock::SharedClock;

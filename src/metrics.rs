@@ -1,4 +1,4 @@
-//! Prometheus metrics (SPEC section 3), in a registry owned by the app (no
+//! Prometheus metrics (docs/API.md, "HTTP API"), in a registry owned by the app (no
 //! global state), served at `/metrics` in the text exposition format.
 //!
 //! Every label has a small, fixed set of values: outcomes are stable error

@@ -32,7 +32,7 @@ pub enum SessionError {
     /// or a redirect_uri outside the app's list.
     #[error("{0}")]
     Authorize(String),
-    /// The user is banned (SPEC section 9).
+    /// The user is banned (docs/API.md, "Revocation and bans").
     #[error("the user is banned")]
     Banned,
     /// The login is older than `WXAUTH_SESSION_MAX_AGE`.

@@ -1,5 +1,5 @@
 //! The key folder on disk: reading it (every `<kid>.pem`, and the pin file),
-//! and writing new keys. Reading follows SPEC section 4's rules, because
+//! and writing new keys. Reading follows the rules of docs/API.md, "Keys and rotation", because
 //! whoever can write to the folder is not necessarily trusted with the
 //! server: only regular files (after symlinks) of at most
 //! [`MAX_KEY_FILE`] bytes are read, each within [`READ_WAIT`], so a FIFO, a

@@ -1,10 +1,10 @@
-//! What the platforms' error codes mean (SPEC section 3 and section 8's
+//! What the platforms' error codes mean (docs/API.md, "HTTP API" and "Apps and platforms"
 //! table), and how the ones that are the operator's mistake are logged.
 
 use super::{Platform, PlatformError};
 
 /// Maps WeChat's `errcode` (absent counts as 0) to success or the error the
-/// SPEC's table names. Codes that are the operator's mistake are logged with
+/// docs/API.md's error table names. Codes that are the operator's mistake are logged with
 /// their cause and WeChat's `errmsg`, scrubbed of `secrets`: it carries the
 /// `rid` WeChat's support asks for, but it is text we do not control.
 pub(super) fn check_errcode(
@@ -56,7 +56,7 @@ fn operator_cause(errcode: i64) -> &'static str {
     }
 }
 
-/// Maps Douyin's `err_no` (SPEC section 8): 0 success, 40018 a bad code;
+/// Maps Douyin's `err_no` (docs/API.md, "Apps and platforms"): 0 success, 40018 a bad code;
 /// anything else is logged with `err_tips` (scrubbed) as the operator's
 /// problem. (-1 is retried before it gets here.)
 pub(super) fn check_err_no(

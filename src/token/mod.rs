@@ -1,4 +1,4 @@
-//! The token: its claims (SPEC section 5), how it is issued, and how it is
+//! The token: its claims (docs/API.md, "The token"), how it is issued, and how it is
 //! verified. The session_key rides inside it, sealed by the signing key's
 //! generation (see [`crate::keyring::seal`]).
 
@@ -27,7 +27,7 @@ pub fn install_crypto_provider() {
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 }
 
-/// The claims of a wxauth token (SPEC section 5; RFC 7519 section 4.1).
+/// The claims of a wxauth token (docs/API.md, "The token"; RFC 7519 section 4.1).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     /// Issuer: `WXAUTH_ISSUER`.
@@ -36,7 +36,7 @@ pub struct Claims {
     pub aud: String,
     /// Subject: the user's openid.
     pub sub: String,
-    /// The mini-program's platform (SPEC section 8); tokens from before
+    /// The mini-program's platform (docs/API.md, "Apps and platforms"); tokens from before
     /// there were several read as WeChat's.
     #[serde(default)]
     pub plat: Platform,

@@ -1,4 +1,4 @@
-//! Verifying a token: every check of SPEC section 5, in an order that does
+//! Verifying a token: every check of docs/API.md, "The token", in an order that does
 //! the cheap, attacker-controlled parsing before any cryptography, and never
 //! lets the token choose its algorithm (the key does, RFC 8725 section 3.1).
 
@@ -50,7 +50,7 @@ pub enum Rejection {
     /// The sealed session_key does not open.
     #[error("sealed session_key does not open")]
     Unseal,
-    /// The user is banned, or revoked since this login (SPEC section 9).
+    /// The user is banned, or revoked since this login (docs/API.md, "Revocation and bans").
     #[error("revoked or banned")]
     Revoked,
 }

@@ -1,5 +1,5 @@
 //! Upstream faults, overload and shutdown: each ends within the configured
-//! time with the SPEC's error, and nothing else suffers.
+//! time with the error docs/API.md names, and nothing else suffers.
 
 use crate::helpers::{
     OPENID, SESSION_KEY,

@@ -1,4 +1,4 @@
-//! GET /metrics: the SPEC's metrics, counting real traffic.
+//! GET /metrics: the metrics docs/API.md names, counting real traffic.
 
 use crate::helpers::{
     FIRST_KID, START,

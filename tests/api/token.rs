@@ -1,4 +1,4 @@
-//! The token's header and claims, exactly SPEC section 5.
+//! The token's header and claims, exactly docs/API.md, "The token".
 
 use crate::helpers::{
     APPID, FIRST_KID, OPENID, SESSION_KEY, START, UNIONID,

@@ -1,5 +1,5 @@
 'use strict';
-// Several apps on one server (SPEC sections 6 and 8), against the real
+// Several apps on one server (docs/API.md, "Simulator" and "Apps and platforms"), against the real
 // binary in simulator mode: its three apps, unknown_app, and its own
 // rate limit (section 10).
 

@@ -1,6 +1,6 @@
 'use strict';
 // Errors and what the client does about each, against a fake wxauth that
-// answers SPEC section 3's problem+json on demand (fake.js); and runtime
+// answers docs/API.md, "HTTP API"'s problem+json on demand (fake.js); and runtime
 // detection. Independent of the real server's features.
 
 const test = require('node:test');

@@ -1,6 +1,6 @@
 'use strict';
 // A small fake wxauth for client behaviour the real simulator cannot be made
-// to show on demand: problem+json errors of SPEC section 3 (unknown_app,
+// to show on demand: problem+json errors of docs/API.md, "HTTP API" (unknown_app,
 // unsupported_platform, rate_limited with Retry-After, overloaded, a proxy's
 // HTML), answered by per-path handlers a test sets.
 
@@ -60,7 +60,7 @@ async function startFake() {
   };
 }
 
-/** A problem+json body (SPEC section 3). */
+/** A problem+json body (docs/API.md, "HTTP API"). */
 function problem(status, code, detail) {
   return {
     type: 'tag:wxauth,2026:problem:' + code,

@@ -1,7 +1,7 @@
 'use strict';
 // The five runtimes the tests run the client on, each through its shim
 // (shims/, type-checked against the runtime's published typings), and the
-// simulator app each plays (SPEC section 6: one app per platform).
+// simulator app each plays (docs/API.md, "Simulator": one app per platform).
 
 const { makeDevice } = require('./helpers.js');
 const { makeWx } = require('./shims/wx.js');

@@ -1,4 +1,4 @@
-//! Several mini-programs on three platforms (SPEC section 8): an apps file
+//! Several mini-programs on three platforms (docs/API.md, "Apps and platforms"): an apps file
 //! (TOML, in a temp folder) naming four apps, each platform faked by its own
 //! MockServer, and the fakes' answers in each platform's own shape.
 

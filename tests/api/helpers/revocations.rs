@@ -1,6 +1,6 @@
 //! Issue 13's fixtures: a revocation file the apps share
-//! (`WXAUTH_REVOCATIONS_FILE`, SPEC section 9), key files dated on the test
-//! clock's timeline (activation, SPEC section 4), and a separate service
+//! (`WXAUTH_REVOCATIONS_FILE`, docs/API.md, "Revocation and bans"), key files dated on the test
+//! clock's timeline (activation, docs/API.md, "Keys and rotation"), and a separate service
 //! mounting the library's guard.
 
 use super::{SESSION_KEY, START, app::TestApp, fakes::session_answer};
