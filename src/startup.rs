@@ -148,12 +148,17 @@ impl Application {
         if simulator.is_some() {
             limits.extend_from_slice(crate::sim::BODY_LIMITS);
         }
-        let edge = web::Data::new(Edge::new(
-            settings.edge.client_timeout(),
-            settings.edge.client_rate,
-            settings.edge.trusted_proxies.clone(),
-            limits,
-        ));
+        let edge = web::Data::new(
+            Edge::new(
+                settings.edge.client_timeout(),
+                settings.edge.client_rate,
+                settings.edge.trusted_proxies.clone(),
+                limits,
+            )
+            .with_clock(clock.clone())
+            .with_signature_rate(settings.edge.signature_rate),
+        );
+        let connections = Arc::new(Connections::new(&edge, settings.edge.max_connections));
 
         let workers = ServerSettings::workers();
         let client_timeout = settings.edge.client_timeout();
@@ -211,7 +216,7 @@ impl Application {
         let server = crate::server::serve(
             listener,
             app,
-            Arc::new(Connections::new(client_timeout)),
+            connections,
             &ServerSettings {
                 workers,
                 max_connections: settings.edge.max_connections,

@@ -299,6 +299,12 @@ pub struct EdgeSettings {
     /// the client; `none` trusts no proxy.
     #[arg(long, env = "WXAUTH_TRUSTED_PROXIES", default_value = crate::edge::DEFAULT_TRUSTED_PROXIES, value_parser = parse_trusted_proxies, value_name = "CIDRS")]
     pub trusted_proxies: TrustedProxies,
+
+    /// Signatures a second for the whole process (logins and refreshes,
+    /// whatever the client); past it they get 503 `overloaded`; `0`: no
+    /// budget.
+    #[arg(long, env = "WXAUTH_SIGNATURE_RATE", default_value_t = crate::edge::SIGNATURE_RATE, value_parser = count(0, 1_000_000), value_name = "PER_SECOND")]
+    pub signature_rate: usize,
 }
 
 impl Settings {
