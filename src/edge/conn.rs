@@ -52,6 +52,11 @@ pub const MAX_HEAD: usize = 16 * 1024;
 const HEAD_TOO_LARGE: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\n\
 content-type: application/problem+json\r\nconnection: close\r\ncontent-length: 148\r\n\r\n\
 {\"type\":\"tag:wxauth,2026:problem:invalid_request\",\"title\":\"Invalid request\",\"status\":431,\"detail\":\"request head too large\",\"code\":\"invalid_request\"}";
+/// Body bytes past the route's limit after which the connection is cut:
+/// a route that reads its body refuses it at the limit (413) long before;
+/// this stops the body of a route that does not read it (actix would
+/// otherwise drain it for as long as the client sends).
+const BODY_SLACK: usize = 64 * 1024;
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 4096;
 /// `SO_SNDBUF` of every connection (Linux doubles it for its bookkeeping):
@@ -100,6 +105,9 @@ pub struct EdgeIo {
     /// Heads framed so far.
     heads: u64,
     in_body: bool,
+    /// Body bytes of the current request, and what they may reach.
+    body_seen: usize,
+    body_cap: usize,
     /// The codec hit a parse error or the client closed: actix answers and
     /// closes, so pass the rest through untouched.
     passthrough: bool,
@@ -181,16 +189,17 @@ impl EdgeIo {
                     }
                     self.heads += 1;
                     let head = request.head();
+                    let url = actix_web::dev::Url::new(head.uri.clone());
+                    let limit = (self.limits)(url.path());
+                    self.body_seen = 0;
+                    self.body_cap = limit.saturating_add(BODY_SLACK);
                     let no_continue = head.expect()
                         && head
                             .headers
                             .get(CONTENT_LENGTH)
                             .and_then(|value| value.to_str().ok())
                             .and_then(|value| value.parse::<usize>().ok())
-                            .is_some_and(|length| {
-                                let url = actix_web::dev::Url::new(head.uri.clone());
-                                length > (self.limits)(url.path())
-                            });
+                            .is_some_and(|length| length > limit);
                     self.answers.asked(Asked {
                         head: head.method == actix_web::http::Method::HEAD,
                         no_continue,
@@ -201,7 +210,15 @@ impl EdgeIo {
                         self.slot.busy();
                     }
                 }
-                Ok(Some(Message::Chunk(Some(_)))) => {}
+                Ok(Some(Message::Chunk(Some(chunk)))) => {
+                    self.body_seen = self.body_seen.saturating_add(chunk.len());
+                    if self.body_seen > self.body_cap {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "a request body far past its route's limit",
+                        )));
+                    }
+                }
                 Ok(Some(Message::Chunk(None))) => {
                     self.in_body = false;
                     self.request_deadline = None;
@@ -506,6 +523,8 @@ impl Connections {
                 unsent: 0,
                 heads: 0,
                 in_body: false,
+                body_seen: 0,
+                body_cap: 0,
                 passthrough: false,
                 answers: Answers::new(),
                 timeout: self.client_timeout,
