@@ -83,8 +83,8 @@ where
                 .into_factory()
                 .map_err(|error| error.into().error_response());
             fn_service(move |io: TcpStream| {
-                let accepted = connections.accept(io);
-                async move { accepted }
+                let connections = Arc::clone(&connections);
+                async move { connections.accept(io).await }
             })
             .and_then(
                 HttpService::build()

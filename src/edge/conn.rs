@@ -108,6 +108,9 @@ pub struct EdgeIo {
     /// Body bytes of the current request, and what they may reach.
     body_seen: usize,
     body_cap: usize,
+    /// A body past its cap: nothing more is handed to actix.
+    discarding: bool,
+    linger_deadline: Option<Pin<Box<Sleep>>>,
     /// The codec hit a parse error or the client closed: actix answers and
     /// closes, so pass the rest through untouched.
     passthrough: bool,
@@ -213,10 +216,10 @@ impl EdgeIo {
                 Ok(Some(Message::Chunk(Some(chunk)))) => {
                     self.body_seen = self.body_seen.saturating_add(chunk.len());
                     if self.body_seen > self.body_cap {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            "a request body far past its route's limit",
-                        )));
+                        // Nothing more for actix: the rest is drained and
+                        // dropped, briefly, as after an answer that closes.
+                        self.discarding = true;
+                        return Poll::Ready(Ok(()));
                     }
                 }
                 Ok(Some(Message::Chunk(None))) => {
@@ -278,6 +281,41 @@ impl EdgeIo {
         }
     }
 
+    /// Receives the connection's first request head before actix-http sees
+    /// the connection at all: a connection that never sends one (idle, or a
+    /// slow head) costs its buffer here and no HTTP state.
+    fn poll_first_head(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.slot.register(cx.waker());
+        loop {
+            self.charge()?;
+            match self.frame(cx) {
+                Poll::Ready(Ok(())) if self.cleared > 0 || self.passthrough => {
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                _ => {}
+            }
+            self.slot.waiting();
+            match self.receive(cx) {
+                Poll::Ready(Ok(false)) => {
+                    return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+                }
+                Poll::Ready(Ok(true)) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    let timeout = self.timeout;
+                    let deadline = self
+                        .request_deadline
+                        .get_or_insert_with(|| Box::pin(sleep(timeout)));
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(Self::timed_out()));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
     /// After an answer that closes: read and discard until the client
     /// closes too, for at most [`LINGER`].
     fn linger(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -286,7 +324,7 @@ impl EdgeIo {
             self.cleared = 0;
         }
         let deadline = self
-            .request_deadline
+            .linger_deadline
             .get_or_insert_with(|| Box::pin(sleep(LINGER)));
         if deadline.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Err(Self::timed_out()));
@@ -314,7 +352,7 @@ impl AsyncRead for EdgeIo {
         this.slot.register(cx.waker());
         loop {
             this.charge()?;
-            if this.answers.closed() {
+            if this.answers.closed() || this.discarding {
                 return this.linger(cx);
             }
             if this.cleared > 0 {
@@ -494,8 +532,21 @@ impl Connections {
         }
     }
 
-    /// Wraps a newly accepted socket; an error closes it unanswered.
-    pub fn accept(
+    /// Wraps a newly accepted socket, and resolves once its first request
+    /// head is in (within the client timeout); an error closes it
+    /// unanswered.
+    pub async fn accept(
+        &self,
+        io: TcpStream,
+    ) -> Result<(EdgeIo, Option<std::net::SocketAddr>), actix_http::error::DispatchError> {
+        let (mut wrapped, peer) = self.wrap(io)?;
+        std::future::poll_fn(|cx| wrapped.poll_first_head(cx))
+            .await
+            .map_err(actix_http::error::DispatchError::Io)?;
+        Ok((wrapped, peer))
+    }
+
+    fn wrap(
         &self,
         io: TcpStream,
     ) -> Result<(EdgeIo, Option<std::net::SocketAddr>), actix_http::error::DispatchError> {
@@ -525,6 +576,8 @@ impl Connections {
                 in_body: false,
                 body_seen: 0,
                 body_cap: 0,
+                discarding: false,
+                linger_deadline: None,
                 passthrough: false,
                 answers: Answers::new(),
                 timeout: self.client_timeout,
