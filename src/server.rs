@@ -63,6 +63,7 @@ where
     B: MessageBody + 'static,
 {
     let addr: SocketAddr = listener.local_addr()?;
+    crate::edge::set_backlog(&listener)?;
     let workers = settings.workers.max(1);
     // The edge's table counts connections for the whole process and, when
     // full, evicts one waiting on its client for the newcomer; actix's own

@@ -285,9 +285,11 @@ pub struct EdgeSettings {
     #[arg(long, env = "WXAUTH_CLIENT_TIMEOUT", default_value_t = 10, value_parser = seconds(1, 3_600), value_name = "SECONDS")]
     pub client_timeout: i64,
 
-    /// Open client connections per process; past it new ones wait in the
-    /// backlog (1 to 1000000).
-    #[arg(long, env = "WXAUTH_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = count(1, 1_000_000), value_name = "CONNECTIONS")]
+    /// Open client connections per process; past it a new one evicts the
+    /// connection that has waited on its client longest. The default keeps
+    /// a replica under 64 MiB under attack (README.md, "At the edge")
+    /// (1 to 1000000).
+    #[arg(long, env = "WXAUTH_MAX_CONNECTIONS", default_value_t = 2_000, value_parser = count(1, 1_000_000), value_name = "CONNECTIONS")]
     pub max_connections: usize,
 
     /// Requests a second per client address to /auth/login, /auth/refresh,
@@ -642,7 +644,7 @@ mod tests {
         assert_eq!(s.max_upstream, 256);
         assert_eq!(s.keys.key_activation_delay, 600);
         assert_eq!(s.edge.client_timeout, 10);
-        assert_eq!(s.edge.max_connections, 10_000);
+        assert_eq!(s.edge.max_connections, 2_000);
         assert_eq!(s.edge.client_rate, 20);
         assert_eq!(s.appid(), SIMULATOR_APPID);
     }

@@ -62,6 +62,12 @@ const READ_CHUNK: usize = 4096;
 /// `SO_SNDBUF` of every connection (Linux doubles it for its bookkeeping):
 /// our answers are a few KiB, the OpenAPI document is the largest.
 pub const SEND_BUFFER: usize = 16 * 1024;
+/// What a connection whose answer the client does not take is charged
+/// beyond the bytes it did not take: actix-http's buffers for it (the write
+/// buffer grown for the answer, the read buffer, the requests decoded
+/// ahead). The pipelining attack of tests/abuse measures about 90 KiB in all
+/// for a 32 KiB answer.
+const BLOCKED: usize = 64 * 1024;
 /// How long a connection that was answered `connection: close` may still
 /// send before it is dropped (its bytes are read and discarded, so the
 /// close is not a reset that could destroy the answer).
@@ -100,7 +106,8 @@ pub struct EdgeIo {
     cleared: usize,
     /// What is charged to the budget now.
     charged: usize,
-    /// Bytes actix offered to the last write that could not take them all.
+    /// Bytes actix offered to the last write that could not take them all
+    /// (plus [`BLOCKED`]); 0 once a write takes all it is offered.
     unsent: usize,
     /// Heads framed so far.
     heads: u64,
@@ -453,7 +460,10 @@ impl AsyncWrite for EdgeIo {
                 Poll::Ready(Ok(n)) => {
                     this.answers.wrote(offered.get(..n).unwrap_or_default());
                     let written = offset + n;
-                    this.unsent = data.len() - written;
+                    this.unsent = match data.len() - written {
+                        0 => 0,
+                        left => left.saturating_add(BLOCKED),
+                    };
                     if this.unsent == 0 || this.answers.closed() {
                         this.unsent = 0;
                         this.write_deadline = None;
@@ -470,7 +480,7 @@ impl AsyncWrite for EdgeIo {
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending if offset > 0 => Poll::Ready(Ok(offset)),
                 Poll::Pending => {
-                    this.unsent = data.len();
+                    this.unsent = data.len().saturating_add(BLOCKED);
                     this.charge()?;
                     let timeout = this.timeout;
                     let deadline = this
@@ -518,6 +528,18 @@ impl std::fmt::Debug for Connections {
             .field("table", &self.table)
             .finish_non_exhaustive()
     }
+}
+
+/// The listen backlog (listen(2); the kernel caps it at `somaxconn`). Rust's
+/// standard library listens with 128: under a storm of connections the
+/// queue overflows, and a client whose SYN is dropped waits a second for
+/// its retransmission before the server even sees it.
+pub const BACKLOG: i32 = 4096;
+
+/// Gives `listener` the [`BACKLOG`] (listening again on a listening socket
+/// only changes its backlog).
+pub fn set_backlog(listener: &std::net::TcpListener) -> io::Result<()> {
+    socket2::SockRef::from(listener).listen(BACKLOG)
 }
 
 impl Connections {

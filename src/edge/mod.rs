@@ -21,7 +21,7 @@ mod table;
 
 pub use body::LimitedBody;
 pub use client::{DEFAULT_TRUSTED_PROXIES, TrustedProxies};
-pub use conn::{ConnShared, Connections, EdgeIo, MAX_HEAD, SEND_BUFFER};
+pub use conn::{BACKLOG, ConnShared, Connections, EdgeIo, MAX_HEAD, SEND_BUFFER, set_backlog};
 pub use rate::{BURST_FACTOR, ClientLimiter, MAX_TRACKED, SignatureBudget, retry_after_secs};
 pub use table::BUDGET;
 
