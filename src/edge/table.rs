@@ -24,8 +24,9 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 /// Bytes held for all clients together (unfinished requests and answers
-/// not taken), at most: 8 MiB, 512 full 16 KiB heads.
-pub const BUDGET: usize = 8 * 1024 * 1024;
+/// not taken), at most: 4 MiB, 256 full 16 KiB heads or about 40 blocked
+/// 32 KiB answers (each charged with what actix holds for it).
+pub const BUDGET: usize = 4 * 1024 * 1024;
 
 /// Milliseconds since the process's first connection, never 0 (0 means
 /// "not waiting" in [`Slot::waiting_since`]).
