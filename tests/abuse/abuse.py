@@ -1410,10 +1410,13 @@ def ss_sockets(port):
         m = re.match(r"\s*(\d+)\s+(\d+)\s+\S+\s+\S+", line)
         if m:
             pending = int(m.group(2))
+            peer = line.split()[-1]
         t = re.search(r"skmem:\(([^)]*)\)", line)
         if t and pending is not None:
             tb = re.search(r"tb(\d+)", t.group(1))
             rows.append((pending, int(tb.group(1)) if tb else 0))
+            if rows[-1][1] > 64 * 1024:
+                print(f"     ss: {peer} {t.group(0)}", flush=True)
             pending = None
     return rows
 
