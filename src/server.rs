@@ -27,8 +27,8 @@ const CLIENT_DISCONNECT: Duration = Duration::from_secs(1);
 pub struct ServerSettings {
     /// Worker threads (one per core by default).
     pub workers: usize,
-    /// Open client connections per process (`WXAUTH_MAX_CONNECTIONS`);
-    /// actix counts per worker, so this is split across them.
+    /// Open client connections per process (`WXAUTH_MAX_CONNECTIONS`),
+    /// counted by the edge ([`crate::edge::Connections`]).
     pub max_connections: usize,
     /// What in-flight requests get after SIGTERM.
     pub shutdown_timeout: Duration,
@@ -63,8 +63,13 @@ where
     B: MessageBody + 'static,
 {
     let addr: SocketAddr = listener.local_addr()?;
+    crate::edge::set_backlog(&listener)?;
     let workers = settings.workers.max(1);
-    let per_worker = settings.max_connections.div_ceil(workers).max(1);
+    // The edge's table counts connections for the whole process and, when
+    // full, evicts one waiting on its client for the newcomer; actix's own
+    // per-worker cap is only a backstop, so it must not be the one reached
+    // (then newcomers would queue unseen behind a single client's sockets).
+    let per_worker = settings.max_connections.max(1);
     let client_timeout = settings.client_timeout;
     let builder = actix_server::Server::build();
     let shutdown = builder.graceful_shutdown_signal();
@@ -79,8 +84,8 @@ where
                 .into_factory()
                 .map_err(|error| error.into().error_response());
             fn_service(move |io: TcpStream| {
-                let accepted = connections.accept(io);
-                async move { accepted }
+                let connections = Arc::clone(&connections);
+                async move { connections.accept(io).await }
             })
             .and_then(
                 HttpService::build()

@@ -6,7 +6,7 @@
 use crate::apps::Apps;
 use crate::clock::SharedClock;
 use crate::config::{Config, Mode, SIMULATOR_APPID, SIMULATOR_APPS, SIMULATOR_SECRET};
-use crate::edge::Edge;
+use crate::edge::{Connections, Edge};
 use crate::guard::Guard;
 use crate::keyring::{
     self, KeyAlg, KeyReloader, Keyring, KeyringError, SharedKeyring, SigningRule,
@@ -77,6 +77,9 @@ pub struct Services {
     pub guard: web::Data<Guard>,
     /// What screens every request before routing.
     pub edge: web::Data<Edge>,
+    /// What every accepted connection passes first (the connection table
+    /// and the budget of held bytes).
+    pub connections: Arc<Connections>,
     /// Which web pages may call the API from a browser.
     pub cors: web::Data<Cors>,
     /// The simulator, in simulator mode only.
@@ -155,7 +158,10 @@ impl Services {
             settings.edge.client_rate,
             settings.edge.trusted_proxies.clone(),
             limits,
-        );
+        )
+        .with_clock(clock.clone())
+        .with_signature_rate(settings.edge.signature_rate);
+        let connections = Arc::new(Connections::new(&edge, settings.edge.max_connections));
         Ok(Self {
             state: web::Data::new(AppState {
                 keyring,
@@ -167,6 +173,7 @@ impl Services {
             cors: web::Data::new(cors),
             guard: web::Data::new(guard),
             edge: web::Data::new(edge),
+            connections,
             simulator,
             reloader,
             watched,

@@ -5,7 +5,6 @@
 
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::edge::Connections;
 use crate::keyring::KeyReloader;
 use crate::reload::Reloader;
 use crate::server::ServerSettings;
@@ -48,7 +47,7 @@ impl Application {
         let server = crate::server::serve(
             listener,
             app,
-            Arc::new(Connections::new(client_timeout)),
+            Arc::clone(&services.connections),
             &ServerSettings {
                 workers: ServerSettings::workers(),
                 max_connections: settings.edge.max_connections,

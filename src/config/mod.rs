@@ -305,9 +305,11 @@ pub struct EdgeSettings {
     #[arg(long, env = "WXAUTH_CLIENT_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=3_600), value_name = "SECONDS")]
     pub client_timeout: i64,
 
-    /// Open client connections per process; past it new ones wait in the
-    /// backlog (1 to 1000000).
-    #[arg(long, env = "WXAUTH_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000), value_name = "CONNECTIONS")]
+    /// Open client connections per process; past it a new one evicts the
+    /// connection that has waited on its client longest. The default keeps
+    /// a replica under 64 MiB under attack (README.md, "At the edge")
+    /// (1 to 1000000).
+    #[arg(long, env = "WXAUTH_MAX_CONNECTIONS", default_value_t = 2_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000), value_name = "CONNECTIONS")]
     pub max_connections: usize,
 
     /// Requests a second per client address to /auth/login, /auth/refresh,
@@ -319,6 +321,12 @@ pub struct EdgeSettings {
     /// the client; `none` trusts no proxy.
     #[arg(long, env = "WXAUTH_TRUSTED_PROXIES", default_value = crate::edge::DEFAULT_TRUSTED_PROXIES, value_parser = parse_trusted_proxies, value_name = "CIDRS")]
     pub trusted_proxies: TrustedProxies,
+
+    /// Signatures a second for the whole process (logins and refreshes,
+    /// whatever the client); past it they get 503 `overloaded`; `0`: no
+    /// budget.
+    #[arg(long, env = "WXAUTH_SIGNATURE_RATE", default_value_t = crate::edge::SIGNATURE_RATE, value_parser = RangedU64ValueParser::<usize>::new().range(0..=1_000_000), value_name = "PER_SECOND")]
+    pub signature_rate: usize,
 }
 
 impl Settings {
@@ -700,7 +708,7 @@ mod tests {
         assert_eq!(s.settings.max_upstream, 256);
         assert_eq!(s.settings.keys.key_activation_delay, 600);
         assert_eq!(s.settings.edge.client_timeout, 10);
-        assert_eq!(s.settings.edge.max_connections, 10_000);
+        assert_eq!(s.settings.edge.max_connections, 2_000);
         assert_eq!(s.settings.edge.client_rate, 20);
         assert_eq!(s.appid(), SIMULATOR_APPID);
     }

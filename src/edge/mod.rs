@@ -1,25 +1,31 @@
-//! What protects the server from its clients (SPEC section 10), in one
-//! place: each connection wrapped so that pipelining cannot pile up requests
-//! and every request must arrive within `WXAUTH_CLIENT_TIMEOUT` ([`EdgeIo`]);
-//! body limits that count the bytes received; no decompression; a rate limit
-//! per client address on the routes that call a platform or sign. The
-//! server's connection limits (`WXAUTH_MAX_CONNECTIONS`, keep-alive) are set
-//! where the server is assembled, in [`crate::startup`], from the same
-//! settings.
+//! What protects the server from its clients (README.md, "At the edge"),
+//! in one place: each connection wrapped so that pipelining cannot pile up
+//! requests, every request must arrive and every answer be taken within
+//! `WXAUTH_CLIENT_TIMEOUT`, and the bytes held for clients stay under one
+//! process-wide budget ([`EdgeIo`], [`Connections`]); the connection table
+//! (`WXAUTH_MAX_CONNECTIONS`), where a newcomer evicts the connection that
+//! has waited on its client longest; body limits that count the bytes
+//! received; no decompression; a rate limit per client address on the
+//! routes that call a platform or sign, and a process-wide budget of
+//! signatures a second.
 //!
 //! Every refusal here happens before a handler runs, so before any call to a
 //! platform and before any signature is made.
 
+mod answer;
 mod body;
 mod client;
 mod conn;
 mod rate;
+mod table;
 
 pub use body::LimitedBody;
 pub use client::{DEFAULT_TRUSTED_PROXIES, TrustedProxies};
-pub use conn::{ConnShared, Connections, EdgeIo};
-pub use rate::{BURST_FACTOR, ClientLimiter, retry_after_secs};
+pub use conn::{BACKLOG, ConnShared, Connections, EdgeIo, MAX_HEAD, SEND_BUFFER, set_backlog};
+pub use rate::{BURST_FACTOR, ClientLimiter, MAX_TRACKED, SignatureBudget, retry_after_secs};
+pub use table::BUDGET;
 
+use crate::clock::{SharedClock, SystemClock};
 use crate::error::ApiError;
 use actix_web::HttpMessage as _;
 use actix_web::body::{EitherBody, MessageBody};
@@ -28,6 +34,7 @@ use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODIN
 use actix_web::middleware::Next;
 use actix_web::web;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Body limit on `/auth/*` and every route not listed otherwise (SPEC
@@ -35,11 +42,29 @@ use std::time::Duration;
 pub const AUTH_BODY_LIMIT: usize = 4 * 1024;
 /// Body limit on `/wx/decrypt` (SPEC section 3).
 pub const DECRYPT_BODY_LIMIT: usize = 64 * 1024;
+/// Signatures a second for the whole process (logins and refreshes), past
+/// which they get 503 `overloaded`: about half of what two cores sign with
+/// RS256-2048, far above what EdDSA needs; see BENCHMARKS.md.
+pub const SIGNATURE_RATE: usize = 1_000;
 
 /// The routes each client may call only `WXAUTH_CLIENT_RATE` times a second:
 /// those that call a platform or sign. Verify-only routes are not limited.
 fn is_rate_limited(path: &str) -> bool {
     matches!(path, "/auth/login" | "/auth/refresh" | "/auth/check") || path.starts_with("/wx/")
+}
+
+/// The routes that sign a token, and take from the signature budget.
+fn signs(path: &str) -> bool {
+    matches!(path, "/auth/login" | "/auth/refresh")
+}
+
+/// The body limit of `path` among `limits` (those over
+/// [`AUTH_BODY_LIMIT`]).
+fn body_limit(limits: &[(&'static str, usize)], path: &str) -> usize {
+    limits
+        .iter()
+        .find(|(route, _)| *route == path)
+        .map_or(AUTH_BODY_LIMIT, |(_, limit)| *limit)
 }
 
 /// The client address a request is counted under (see
@@ -55,34 +80,63 @@ pub struct Edge {
     /// `WXAUTH_CLIENT_TIMEOUT`.
     pub client_timeout: Duration,
     trusted: TrustedProxies,
+    rate: usize,
     limiter: ClientLimiter,
+    signature_rate: usize,
+    signatures: SignatureBudget,
+    clock: SharedClock,
 }
 
 impl Edge {
     /// The edge: every request within `client_timeout`, `rate` requests a
     /// second per client (0: no limit) as told by `trusted` proxies, and
     /// `limits` for the routes whose body may be larger than
-    /// [`AUTH_BODY_LIMIT`].
+    /// [`AUTH_BODY_LIMIT`]. Logins and refreshes together get
+    /// [`SIGNATURE_RATE`] signatures a second.
     pub fn new(
         client_timeout: Duration,
         rate: usize,
         trusted: TrustedProxies,
         limits: Vec<(&'static str, usize)>,
     ) -> Self {
+        let clock: SharedClock = Arc::new(SystemClock);
         Self {
             limits,
             client_timeout,
             trusted,
-            limiter: ClientLimiter::new(rate),
+            rate,
+            limiter: ClientLimiter::with_clock(rate, clock.clone()),
+            signature_rate: SIGNATURE_RATE,
+            signatures: SignatureBudget::new(SIGNATURE_RATE, clock.clone()),
+            clock,
+        }
+    }
+
+    /// The same edge, its rates read from `clock` (tests move it).
+    #[must_use]
+    pub fn with_clock(self, clock: SharedClock) -> Self {
+        Self {
+            limiter: ClientLimiter::with_clock(self.rate, clock.clone()),
+            signatures: SignatureBudget::new(self.signature_rate, clock.clone()),
+            clock,
+            ..self
+        }
+    }
+
+    /// The same edge with `per_second` signatures a second (0: no budget;
+    /// `WXAUTH_SIGNATURE_RATE`).
+    #[must_use]
+    pub fn with_signature_rate(self, per_second: usize) -> Self {
+        Self {
+            signature_rate: per_second,
+            signatures: SignatureBudget::new(per_second, self.clock.clone()),
+            ..self
         }
     }
 
     /// The body limit of `path`.
     pub fn body_limit(&self, path: &str) -> usize {
-        self.limits
-            .iter()
-            .find(|(route, _)| *route == path)
-            .map_or(AUTH_BODY_LIMIT, |(_, limit)| *limit)
+        body_limit(&self.limits, path)
     }
 
     /// The rate limiter (for its periodic clean-up).
@@ -159,6 +213,9 @@ impl Edge {
             return Err(ApiError::ClientRateLimited {
                 retry_after: retry_after_secs(wait),
             });
+        }
+        if signs(path) && self.signatures.take().is_err() {
+            return Err(ApiError::Overloaded);
         }
         let body = LimitedBody::new(req.parts_mut().1.take(), limit);
         req.set_payload(Payload::Stream {

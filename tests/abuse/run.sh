@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The abuse suite (SPEC section 10) against a release build of wxauth.
-#   bash tests/abuse/run.sh              build target/release/wxauth, run all six attacks
+#   bash tests/abuse/run.sh              build target/release/wxauth, run the attacks that hold
 #   WXAUTH_BIN=path bash tests/abuse/run.sh --measure --only 1,4
-# Loopback only; needs python3 (stdlib) and openssl; about 2-4 minutes.
+# Loopback only; needs python3 (stdlib), openssl and ss (iproute2); about 3-5
+# minutes (attacks 7-14, each bounded to 15-25 s, about 2.5 of them).
 # Exit status non-zero when any check fails (never with --measure).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

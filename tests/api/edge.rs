@@ -1,7 +1,9 @@
-//! The edge (SPEC section 10), each rule with the request that reaches it:
-//! compressed bodies, byte-counted limits, the per-client rate limit and who
-//! the client is, slow requests, pipelining.
+//! The edge (README.md, "At the edge"), each rule with the request that
+//! reaches it: compressed bodies, byte-counted limits, the per-client rate
+//! limit and who the client is, the signature budget, slow requests and slow
+//! readers, pipelining, the head cap, `100 Continue`, the connection table.
 
+use crate::helpers::app::issued_token;
 use crate::helpers::tokens::JsonEdit as _;
 use crate::helpers::{
     APPID, FIRST_KID, OPENID, SESSION_KEY,
@@ -55,7 +57,7 @@ async fn a_compressed_body_gets_unsupported_media_type_and_no_wechat_call() {
 }
 
 #[tokio::test]
-async fn a_chunked_body_to_a_route_that_reads_no_body_is_still_capped() {
+async fn a_chunked_body_over_the_route_limit_is_refused_on_the_bytes_received() {
     let app = spawn_app().await;
     // 100 KiB, no Content-Length: refused on the bytes received.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
@@ -400,4 +402,277 @@ async fn a_content_encoding_on_a_request_without_a_body_is_no_reason_to_refuse()
         .unwrap();
 
     assert_eq!(response.status(), 200);
+}
+
+/// Reads one response (head and `content-length` body) from `stream`.
+fn read_response(stream: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    let mut byte = [0u8; 1];
+    while !received.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "closed mid-head");
+        received.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&received).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .map_or(0, |value| value.trim().parse().unwrap());
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    received.extend_from_slice(&body);
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+/// A GET of /healthz whose head is `size` bytes long in all.
+fn head_of(size: usize) -> Vec<u8> {
+    let start = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+    let end = "\r\nConnection: close\r\n\r\n";
+    let pad = size - start.len() - end.len();
+    format!("{start}{}{end}", "a".repeat(pad)).into_bytes()
+}
+
+#[tokio::test]
+async fn a_head_over_16_kib_gets_431_however_it_arrives() {
+    let app = spawn_app().await;
+    for (size, pieces, status) in [
+        (16 * 1024, 1, "200"),
+        (16 * 1024 + 1, 1, "431"),
+        (17_000, 1, "431"),
+        (19_500, 1, "431"),
+        (19_500, 7, "431"),
+        (40_000, 3, "431"),
+    ] {
+        let head = head_of(size);
+        let (received, _) = tokio::task::spawn_blocking({
+            let mut stream = connect(&app);
+            move || {
+                for piece in head.chunks(head.len().div_ceil(pieces)) {
+                    // The server may close as soon as it has seen too much.
+                    if stream.write_all(piece).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                read_until_closed(stream)
+            }
+        })
+        .await
+        .unwrap();
+        assert!(
+            received.starts_with(&format!("HTTP/1.1 {status}")),
+            "a {size}-byte head in {pieces} pieces: {received}"
+        );
+    }
+    app.assert_serving().await;
+}
+
+#[tokio::test]
+async fn a_body_refused_by_its_declared_length_gets_no_100_continue() {
+    let app = spawn_app().await;
+    wechat_accepts_any_code(&app, 1).await;
+
+    let (refused, accepted) = tokio::task::spawn_blocking({
+        let mut refused = connect(&app);
+        let mut accepted = connect(&app);
+        move || {
+            refused
+                .write_all(
+                    b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                      Expect: 100-continue\r\nContent-Length: 5000\r\n\r\n",
+                )
+                .unwrap();
+            let refused = read_response(&mut refused);
+            let body = br#"{"code":"any-code"}"#;
+            accepted
+                .write_all(
+                    format!(
+                        "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                         Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    )
+                    .as_bytes(),
+                )
+                .unwrap();
+            let interim = read_response(&mut accepted);
+            accepted.write_all(body).unwrap();
+            (refused, interim + &read_response(&mut accepted))
+        }
+    })
+    .await
+    .unwrap();
+
+    assert!(refused.starts_with("HTTP/1.1 413"), "{refused}");
+    assert!(
+        accepted.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200"),
+        "{accepted}"
+    );
+}
+
+#[tokio::test]
+async fn nothing_is_written_after_an_answer_that_closes_the_connection() {
+    let app = spawn_app().await;
+
+    // A declared body over the limit, then (inside what would be that body)
+    // another request: the 413 closes the connection, nothing follows it.
+    let (received, _) = tokio::task::spawn_blocking({
+        let mut stream = connect(&app);
+        move || {
+            let next = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+            let request = format!(
+                "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                 Content-Length: 5000\r\n\r\n{}{next}{next}",
+                " ".repeat(5000)
+            );
+            stream.write_all(request.as_bytes()).unwrap();
+            read_until_closed(stream)
+        }
+    })
+    .await
+    .unwrap();
+
+    assert!(received.starts_with("HTTP/1.1 413"), "{received}");
+    assert!(
+        received.to_lowercase().contains("connection: close"),
+        "{received}"
+    );
+    assert_eq!(received.matches("HTTP/1.1 ").count(), 1, "{received}");
+}
+
+#[tokio::test]
+async fn a_chunked_body_to_a_route_that_reads_no_body_is_not_read_without_end() {
+    let app = spawn_app().await;
+
+    let (received, sending) = tokio::task::spawn_blocking({
+        let mut stream = connect(&app);
+        move || {
+            stream
+                .write_all(
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                )
+                .unwrap();
+            let reader = stream.try_clone().unwrap();
+            let writer = std::thread::spawn(move || {
+                let chunk = format!("4000\r\n{}\r\n", " ".repeat(0x4000));
+                let started = Instant::now();
+                // As fast as loopback takes it, for 30 s at most.
+                while started.elapsed() < Duration::from_secs(30)
+                    && stream.write_all(chunk.as_bytes()).is_ok()
+                {}
+                started.elapsed()
+            });
+            // The answer may be lost to the reset that cuts the body.
+            let (received, _) = read_until_closed(reader);
+            (received, writer.join().unwrap())
+        }
+    })
+    .await
+    .unwrap();
+
+    assert!(
+        received.is_empty() || received.starts_with("HTTP/1.1 200"),
+        "{received}"
+    );
+    // Cut once the body is far past the route's limit and a second of
+    // draining is over, not when the client tires.
+    assert!(
+        sending < Duration::from_secs(5),
+        "the server read the body for {sending:?}"
+    );
+    app.assert_serving().await;
+}
+
+#[tokio::test]
+async fn a_slow_reader_must_take_its_answer_within_the_client_timeout_whatever_its_pace() {
+    let app = spawn_app_with(&[("WXAUTH_CLIENT_TIMEOUT", "1")]).await;
+
+    let (received, after) = tokio::task::spawn_blocking({
+        // A small receive buffer, so the client's kernel does not take the
+        // answers for it.
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let address: std::net::SocketAddr =
+            app.address.trim_start_matches("http://").parse().unwrap();
+        socket.connect(&address.into()).unwrap();
+        let mut stream: TcpStream = socket.into();
+        move || {
+            let request = "GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(40);
+            stream.write_all(request.as_bytes()).unwrap();
+            // About 20 KB a second, forever: each read lets a write
+            // through, none of them finishes the answers.
+            let started = Instant::now();
+            let mut received = 0usize;
+            let mut buffer = [0u8; 512];
+            while started.elapsed() < Duration::from_secs(30) {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => received += n,
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            (received, started.elapsed())
+        }
+    })
+    .await
+    .unwrap();
+
+    // 40 answers of 32 KB at that pace would take a minute.
+    assert!(
+        after < Duration::from_secs(10),
+        "cut after {after:?}, {received} bytes"
+    );
+    app.assert_serving().await;
+}
+
+#[tokio::test]
+async fn a_limited_client_is_served_again_once_the_clock_moves_on() {
+    let app = spawn_app_with(&[("WXAUTH_CLIENT_RATE", "1")]).await;
+    wechat_accepts_any_code(&app, 6).await;
+    for _ in 0..5 {
+        assert_eq!(login_from(&app, None).await.status(), 200);
+    }
+    assert_problem(login_from(&app, None).await, 429, "rate_limited").await;
+
+    app.clock.advance_ms(1_000);
+
+    assert_eq!(login_from(&app, None).await.status(), 200);
+}
+
+#[tokio::test]
+async fn past_the_signature_budget_logins_and_refreshes_get_overloaded_whatever_the_address() {
+    let app = spawn_app_with(&[("WXAUTH_SIGNATURE_RATE", "3"), ("WXAUTH_CLIENT_RATE", "0")]).await;
+    wechat_accepts_any_code(&app, 3).await;
+    let mut tokens = Vec::new();
+    for n in 0..3 {
+        let response = login_from(&app, Some(&format!("203.0.113.{n}"))).await;
+        tokens.push(issued_token(response).await);
+    }
+
+    let response = login_from(&app, Some("198.51.100.1")).await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_problem(response, 503, "overloaded").await;
+    assert_problem(app.refresh(&tokens[0]).await, 503, "overloaded").await;
+    // Verifying costs no signature.
+    assert_eq!(app.get_me(&tokens[0]).await.status(), 200);
+
+    app.clock.advance_ms(1_000);
+    assert_eq!(app.refresh(&tokens[0]).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_full_connection_table_evicts_an_idle_connection_for_a_new_client() {
+    let app = spawn_app_with(&[("WXAUTH_MAX_CONNECTIONS", "4")]).await;
+    // One client holds every connection, sending nothing.
+    let idle: Vec<TcpStream> = (0..8).map(|_| connect(&app)).collect();
+
+    let started = Instant::now();
+    let response = app.get("/healthz").await;
+
+    assert_eq!(response.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    drop(idle);
 }
