@@ -1,6 +1,6 @@
 //! Who the client is: the peer address, or, when the peer is a trusted proxy,
 //! the nearest address in `X-Forwarded-For` (read from the right) that is
-//! not one (SPEC section 10). Addresses to the left of the first untrusted
+//! not one (docs/API.md, "At the edge"). Addresses to the left of the first untrusted
 //! one are the client's own claims and are never believed.
 
 use ipnet::IpNet;

@@ -37,10 +37,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Body limit on `/auth/*` and every route not listed otherwise (SPEC
-/// section 3).
+/// Body limit on `/auth/*` and every route not listed otherwise (docs/API.md,
+/// "Errors").
 pub const AUTH_BODY_LIMIT: usize = 4 * 1024;
-/// Body limit on `/wx/decrypt` (SPEC section 3).
+/// Body limit on `/wx/decrypt` (docs/API.md, "Errors").
 pub const DECRYPT_BODY_LIMIT: usize = 64 * 1024;
 /// Signatures a second for the whole process (logins and refreshes), past
 /// which they get 503 `overloaded`: about half of what two cores sign with

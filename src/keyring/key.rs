@@ -221,7 +221,7 @@ impl KeyGeneration {
         } else {
             return Err(KeyError::Unsupported);
         };
-        // From the public key (FIELD-NOTES: from_encoding_key fails on
+        // From the public key (jsonwebtoken's from_encoding_key fails on
         // PKCS#8 v2 Ed25519 keys); kid and use set here.
         let mut jwk = Jwk::from_decoding_key(&decoding, Some(alg.algorithm()))
             .map_err(|_| KeyError::Unsupported)?;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""wxauth abuse suite: SPEC section 10 ("At the edge") tried as an attacker would.
+"""wxauth abuse suite: docs/API.md's "At the edge" tried as an attacker would.
 
 Starts a fake WeChat (this file, run with --fake-wechat) and a release wxauth
 in production mode on loopback, then runs the attacks below against it, each bounded

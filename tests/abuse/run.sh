@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The abuse suite (SPEC section 10) against a release build of wxauth.
+# The abuse suite (docs/API.md, "At the edge") against a release build of wxauth.
 #   bash tests/abuse/run.sh              build target/release/wxauth, run the attacks that hold
 #   WXAUTH_BIN=path bash tests/abuse/run.sh --measure --only 1,4
 # Loopback only; needs python3 (stdlib), openssl and ss (iproute2); about 3-5

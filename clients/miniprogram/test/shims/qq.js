@@ -2,7 +2,7 @@
 'use strict';
 // The QQ runtime (`qq`) for the tests. QQ's mini-program API is WeChat's under
 // another name (qq.login, qq.request, qq.getStorageSync,
-// qq.getAccountInfoSync().miniProgram.appId: FIELD-NOTES.md); no QQ typings
+// qq.getAccountInfoSync().miniProgram.appId, as QQ documents them); no QQ typings
 // are published on npm, so this shim is checked against WeChat's typings.
 
 const { makeWx } = require('./wx.js');
