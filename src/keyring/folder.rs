@@ -26,10 +26,7 @@ pub const READ_WAIT: Duration = Duration::from_secs(2);
 /// Whether `kid` is a valid key id: 1 to 64 characters of `[A-Za-z0-9_-]`,
 /// so it is safe as a file stem and in a JWT header.
 pub fn is_valid_kid(kid: &str) -> bool {
-    (1..=64).contains(&kid.len())
-        && kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    crate::domain::Kid::parse(kid).is_ok()
 }
 
 /// The kid a key file's path names, if it names one.

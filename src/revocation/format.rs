@@ -12,7 +12,7 @@
 use std::io::BufRead;
 
 /// The longest id accepted (openids and unionids are 28 characters).
-pub const MAX_ID_LEN: usize = 128;
+pub const MAX_ID_LEN: usize = crate::domain::UserId::MAX_LEN;
 /// The longest line read: an id, a time and a comment fit many times over;
 /// a longer line is a mistake (or an attempt to make the reader buffer the
 /// whole file), and is refused.
@@ -84,12 +84,7 @@ pub struct BadId(pub String);
 
 /// An openid or unionid: 1 to [`MAX_ID_LEN`] characters of `[A-Za-z0-9_-]`.
 pub fn check_id(id: &str) -> Result<&str, BadId> {
-    if !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+    if crate::domain::UserId::parse(id).is_ok() {
         Ok(id)
     } else {
         // Quoted with its length capped: a test of the file's content is
