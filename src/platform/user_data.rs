@@ -2,6 +2,8 @@
 //! the base64-decoded session_key and the IV the base64-decoded `iv`; the
 //! plaintext is a JSON object with a `watermark` naming the appid. (WeChat's
 //! "开放数据校验与解密" documentation, whose sample the tests decrypt.)
+//! QQ, Douyin and Kuaishou use the same scheme; Baidu has its own
+//! ([`decrypt_baidu`]); [`decrypt_for`] picks by platform.
 
 use super::Platform;
 use crate::domain::SessionKey;
@@ -82,19 +84,7 @@ fn decrypt_checked(
     openid: &str,
     watermark_required: bool,
 ) -> Result<Vec<u8>, UserDataError> {
-    let mut data = STANDARD
-        .decode(encrypted_data)
-        .map_err(|_| UserDataError::BadInput("`encryptedData` is not base64"))?;
-    if data.is_empty() || data.len() % BLOCK != 0 {
-        return Err(UserDataError::BadInput(
-            "`encryptedData` must decode to a non-empty multiple of 16 bytes",
-        ));
-    }
-    let iv: [u8; BLOCK] = STANDARD
-        .decode(iv)
-        .map_err(|_| UserDataError::BadInput("`iv` is not base64"))?
-        .try_into()
-        .map_err(|_| UserDataError::BadInput("`iv` must decode to 16 bytes"))?;
+    let (mut data, iv) = decode_input(encrypted_data, iv)?;
     let key = aes_key(session_key).ok_or(UserDataError::Mismatch(NOT_THIS_KEY))?;
     let key = PaddedBlockDecryptingKey::cbc_pkcs7(key)
         .map_err(|_| UserDataError::Mismatch(NOT_THIS_KEY))?;
@@ -115,14 +105,37 @@ fn decrypt_checked(
             "the data's watermark names another appid: it was not made for this mini-program",
         ));
     }
-    if let Some(owner) = value.get("openId")
-        && owner.as_str() != Some(openid)
-    {
-        return Err(UserDataError::Mismatch(
-            "the data belongs to another user than the token's",
+    check_owner(&value, "openId", openid)?;
+    Ok(plaintext)
+}
+
+/// The base64 `encryptedData` and `iv` of a request, decoded: whole AES
+/// blocks, and a 16-byte IV.
+fn decode_input(encrypted_data: &str, iv: &str) -> Result<(Vec<u8>, [u8; BLOCK]), UserDataError> {
+    let data = STANDARD
+        .decode(encrypted_data)
+        .map_err(|_| UserDataError::BadInput("`encryptedData` is not base64"))?;
+    if data.is_empty() || data.len() % BLOCK != 0 {
+        return Err(UserDataError::BadInput(
+            "`encryptedData` must decode to a non-empty multiple of 16 bytes",
         ));
     }
-    Ok(plaintext)
+    let iv: [u8; BLOCK] = STANDARD
+        .decode(iv)
+        .map_err(|_| UserDataError::BadInput("`iv` is not base64"))?
+        .try_into()
+        .map_err(|_| UserDataError::BadInput("`iv` must decode to 16 bytes"))?;
+    Ok((data, iv))
+}
+
+/// When the plaintext names its user in `field`, that user must be `openid`.
+fn check_owner(value: &serde_json::Value, field: &str, openid: &str) -> Result<(), UserDataError> {
+    match value.get(field) {
+        Some(owner) if owner.as_str() != Some(openid) => Err(UserDataError::Mismatch(
+            "the data belongs to another user than the token's",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The most common failure (a newer `wx.login()` replaced the session_key),
@@ -161,19 +174,7 @@ pub fn decrypt_baidu(
     appid: &str,
     openid: &str,
 ) -> Result<Vec<u8>, UserDataError> {
-    let mut data = STANDARD
-        .decode(encrypted_data)
-        .map_err(|_| UserDataError::BadInput("`encryptedData` is not base64"))?;
-    if data.is_empty() || data.len() % BLOCK != 0 {
-        return Err(UserDataError::BadInput(
-            "`encryptedData` must decode to a non-empty multiple of 16 bytes",
-        ));
-    }
-    let iv: [u8; BLOCK] = STANDARD
-        .decode(iv)
-        .map_err(|_| UserDataError::BadInput("`iv` is not base64"))?
-        .try_into()
-        .map_err(|_| UserDataError::BadInput("`iv` must decode to 16 bytes"))?;
+    let (mut data, iv) = decode_input(encrypted_data, iv)?;
     let mismatch = || UserDataError::Mismatch(NOT_THIS_KEY);
     let key = baidu_key(session_key).ok_or_else(mismatch)?;
     let key = DecryptingKey::cbc(key).map_err(|_| mismatch())?;
@@ -201,13 +202,7 @@ pub fn decrypt_baidu(
     if !value.is_object() {
         return Err(mismatch());
     }
-    if let Some(owner) = value.get("openid")
-        && owner.as_str() != Some(openid)
-    {
-        return Err(UserDataError::Mismatch(
-            "the data belongs to another user than the token's",
-        ));
-    }
+    check_owner(&value, "openid", openid)?;
     Ok(content.to_vec())
 }
 
