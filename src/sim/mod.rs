@@ -30,7 +30,7 @@ mod platform;
 mod routes;
 mod web;
 
-pub use alipay::{CONTENT_KEY as ALIPAY_CONTENT_KEY, alipay_app_keys};
+pub use alipay::alipay_app_keys;
 
 pub use routes::{BODY_LIMITS, configure};
 pub use web::redirect_rules;
