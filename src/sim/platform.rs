@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// A WeChat (or QQ) answer: `{"errcode", "errmsg"}`.
-fn wechat_error(errcode: i64, errmsg: &str) -> Value {
+pub(super) fn wechat_error(errcode: i64, errmsg: &str) -> Value {
     json!({"errcode": errcode, "errmsg": errmsg})
 }
 
@@ -36,7 +36,7 @@ impl Simulator {
                 .map(String::as_str)
                 .filter(|v| !v.is_empty())
         };
-        if let Some(error) = check_credentials(platform, param("appid"), param("secret")) {
+        if let Some(error) = check_credentials(|p| p == platform, param("appid"), param("secret")) {
             return error;
         }
         if param("grant_type") != Some("authorization_code") {
@@ -101,7 +101,7 @@ impl Simulator {
             return wechat_error(40002, "invalid grant_type");
         }
         if let Some(error) = check_credentials(
-            Platform::Wechat,
+            |p| p == Platform::Wechat,
             body["appid"].as_str(),
             body["secret"].as_str(),
         ) {
@@ -198,15 +198,15 @@ impl Simulator {
 }
 
 /// 41002/40013/41004/40125 for missing or wrong app credentials: the appid
-/// must be a simulated app of `platform`.
-fn check_credentials(
-    platform: Platform,
+/// must be a simulated app of a platform `served` accepts.
+pub(super) fn check_credentials(
+    served: impl Fn(Platform) -> bool,
     appid: Option<&str>,
     secret: Option<&str>,
 ) -> Option<Value> {
     match (appid, secret) {
         (None, _) => Some(wechat_error(41002, "appid missing")),
-        (Some(appid), _) if platform_of(appid) != Some(platform) => {
+        (Some(appid), _) if !platform_of(appid).is_some_and(&served) => {
             Some(wechat_error(40013, "invalid appid"))
         }
         (_, None) => Some(wechat_error(41004, "appsecret missing")),

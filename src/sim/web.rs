@@ -7,11 +7,11 @@
 //! as under one open platform account; with `scope=snsapi_base` the
 //! exchange gives no unionid, as WeChat's does.
 
+use super::platform::{check_credentials, wechat_error};
 use super::{
     AppUser, CODE_LIFETIME, Simulator, Unredeemable, app_openid, issue_code, platform_of, redeem,
     unionid_of,
 };
-use crate::config::SIMULATOR_SECRET;
 use crate::error::ApiError;
 use crate::platform::Platform;
 use crate::weblogin::{RedirectRule, check_redirect};
@@ -116,28 +116,20 @@ impl Simulator {
                 .map(String::as_str)
                 .filter(|v| !v.is_empty())
         };
-        let Some(appid) = param("appid") else {
-            return error(41002, "appid missing");
-        };
-        if !platform_of(appid).is_some_and(Platform::is_web_surface) {
-            return error(40013, "invalid appid");
-        }
-        match param("secret") {
-            None => return error(41004, "appsecret missing"),
-            Some(secret) if secret != SIMULATOR_SECRET => {
-                return error(40125, "invalid appsecret");
-            }
-            Some(_) => {}
+        if let Some(error) =
+            check_credentials(Platform::is_web_surface, param("appid"), param("secret"))
+        {
+            return error;
         }
         if param("grant_type") != Some("authorization_code") {
-            return error(40002, "invalid grant_type");
+            return wechat_error(40002, "invalid grant_type");
         }
-        let Some(code) = param("code") else {
-            return error(41008, "missing code");
+        let (Some(appid), Some(code)) = (param("appid"), param("code")) else {
+            return wechat_error(41008, "missing code");
         };
         let now = self.clock.now();
         let Ok(mut state) = self.state.lock() else {
-            return error(-1, "system error");
+            return wechat_error(-1, "system error");
         };
         match redeem(&mut state.login_codes, code, appid, now) {
             Ok(who) => {
@@ -157,14 +149,10 @@ impl Simulator {
                 }
                 answer
             }
-            Err(Unredeemable::Invalid) => error(40029, "invalid code"),
-            Err(Unredeemable::Used) => error(40163, "code been used"),
+            Err(Unredeemable::Invalid) => wechat_error(40029, "invalid code"),
+            Err(Unredeemable::Used) => wechat_error(40163, "code been used"),
         }
     }
-}
-
-fn error(errcode: i64, errmsg: &str) -> Value {
-    json!({"errcode": errcode, "errmsg": errmsg})
 }
 
 /// The page that asks who logs in: a form that comes back here with every
@@ -213,6 +201,7 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::config::SIMULATOR_SECRET;
     use std::sync::Arc;
 
     fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
