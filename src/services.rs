@@ -256,9 +256,9 @@ fn served_apps(
     Ok(Apps::new(configs, default, &transport, clock))
 }
 
-/// The simulator's apps (one per platform and WeChat login surface), each reaching the simulator's own API for its
-/// platform through the same client a real app uses (docs/API.md,
-/// "Simulator").
+/// The simulator's apps (one per platform and WeChat login surface), each
+/// reaching the simulator's own API for its platform through the same
+/// client a real app uses (docs/API.md, "Simulator").
 fn simulator_apps(wechat_base: Option<String>, addr: SocketAddr) -> Vec<AppConfig> {
     SIMULATOR_APPS
         .iter()

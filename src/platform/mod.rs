@@ -117,8 +117,9 @@ impl Platform {
     /// The platform's own API host.
     pub fn default_api_base(self) -> &'static str {
         match self {
-            Self::Wechat => "https://api.weixin.qq.com",
-            Self::WechatH5 | Self::WechatWeb | Self::WechatApp => "https://api.weixin.qq.com",
+            Self::Wechat | Self::WechatH5 | Self::WechatWeb | Self::WechatApp => {
+                "https://api.weixin.qq.com"
+            }
             Self::Qq => "https://api.q.qq.com",
             Self::Douyin => "https://developer.toutiao.com",
             Self::Alipay => "https://openapi.alipay.com",
