@@ -7,11 +7,7 @@
 //! as under one open platform account; with `scope=snsapi_base` the
 //! exchange gives no unionid, as WeChat's does.
 
-use super::platform::{check_credentials, wechat_error};
-use super::{
-    AppUser, CODE_LIFETIME, Simulator, Unredeemable, app_openid, issue_code, platform_of, redeem,
-    unionid_of,
-};
+use super::{AppUser, CODE_LIFETIME, Simulator, app_openid, issue_code, platform_of, unionid_of};
 use crate::error::ApiError;
 use crate::platform::Platform;
 use crate::weblogin::{RedirectRule, check_redirect};
@@ -110,29 +106,11 @@ impl Simulator {
 
     /// `/sns/oauth2/access_token`, with WeChat's errcodes.
     pub(super) fn oauth2_access_token(&self, query: &HashMap<String, String>) -> Value {
-        let param = |name: &str| {
-            query
-                .get(name)
-                .map(String::as_str)
-                .filter(|v| !v.is_empty())
-        };
-        if let Some(error) =
-            check_credentials(Platform::is_web_surface, param("appid"), param("secret"))
-        {
-            return error;
-        }
-        if param("grant_type") != Some("authorization_code") {
-            return wechat_error(40002, "invalid grant_type");
-        }
-        let (Some(appid), Some(code)) = (param("appid"), param("code")) else {
-            return wechat_error(41008, "missing code");
-        };
-        let now = self.clock.now();
-        let Ok(mut state) = self.state.lock() else {
-            return wechat_error(-1, "system error");
-        };
-        match redeem(&mut state.login_codes, code, appid, now) {
-            Ok(who) => {
+        self.wechat_exchange(
+            query,
+            Platform::is_web_surface,
+            "code",
+            |state, who, code| {
                 let base = state.base_scope_codes.remove(code).is_some();
                 // WeChat gives the unionid with snsapi_userinfo only.
                 let unionid = (!base).then(|| unionid_of(Platform::Wechat, &who.user));
@@ -140,7 +118,7 @@ impl Simulator {
                     "access_token": URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()),
                     "expires_in": 7200,
                     "refresh_token": URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()),
-                    "openid": app_openid(appid, &who.user),
+                    "openid": app_openid(&who.appid, &who.user),
                     "scope": if base { "snsapi_base" } else { "snsapi_userinfo" },
                     "unionid": unionid,
                 });
@@ -148,10 +126,8 @@ impl Simulator {
                     fields.retain(|_, value| !value.is_null());
                 }
                 answer
-            }
-            Err(Unredeemable::Invalid) => wechat_error(40029, "invalid code"),
-            Err(Unredeemable::Used) => wechat_error(40163, "code been used"),
-        }
+            },
+        )
     }
 }
 
