@@ -8,8 +8,8 @@
 use super::Platform;
 use crate::domain::SessionKey;
 use aws_lc_rs::cipher::{
-    AES_128, AES_192, DecryptingKey, DecryptionContext, EncryptingKey, EncryptionContext,
-    PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey,
+    AES_128, AES_192, Algorithm, DecryptingKey, DecryptionContext, EncryptingKey,
+    EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey,
 };
 use aws_lc_rs::iv::FixedLength;
 use base64::Engine as _;
@@ -85,7 +85,8 @@ fn decrypt_checked(
     watermark_required: bool,
 ) -> Result<Vec<u8>, UserDataError> {
     let (mut data, iv) = decode_input(encrypted_data, iv)?;
-    let key = aes_key(session_key).ok_or(UserDataError::Mismatch(NOT_THIS_KEY))?;
+    let key =
+        session_cipher_key(session_key, &AES_128).ok_or(UserDataError::Mismatch(NOT_THIS_KEY))?;
     let key = PaddedBlockDecryptingKey::cbc_pkcs7(key)
         .map_err(|_| UserDataError::Mismatch(NOT_THIS_KEY))?;
     let plaintext = key
@@ -146,7 +147,8 @@ const NOT_THIS_KEY: &str = "the data does not decrypt with this session's key: m
 /// Encrypts `plaintext` the way WeChat does, with a fresh random IV; returns
 /// (`encryptedData`, `iv`) in base64. For the simulator.
 pub fn encrypt_user_data(session_key: &SessionKey, plaintext: &[u8]) -> Option<(String, String)> {
-    let key = PaddedBlockEncryptingKey::cbc_pkcs7(aes_key(session_key)?).ok()?;
+    let key =
+        PaddedBlockEncryptingKey::cbc_pkcs7(session_cipher_key(session_key, &AES_128)?).ok()?;
     let iv: [u8; BLOCK] = rand::random();
     let mut data = plaintext.to_vec();
     key.less_safe_encrypt(&mut data, EncryptionContext::Iv128(FixedLength::from(iv)))
@@ -154,9 +156,14 @@ pub fn encrypt_user_data(session_key: &SessionKey, plaintext: &[u8]) -> Option<(
     Some((STANDARD.encode(data), STANDARD.encode(iv)))
 }
 
-fn aes_key(session_key: &SessionKey) -> Option<UnboundCipherKey> {
+/// The base64-decoded session_key as a key of `algorithm` (AES-128 for
+/// WeChat's scheme, AES-192 for Baidu's); `None` if it is not one.
+fn session_cipher_key(
+    session_key: &SessionKey,
+    algorithm: &'static Algorithm,
+) -> Option<UnboundCipherKey> {
     let bytes = STANDARD.decode(session_key.expose()).ok()?;
-    UnboundCipherKey::new(&AES_128, &bytes).ok()
+    UnboundCipherKey::new(algorithm, &bytes).ok()
 }
 
 /// Baidu pads to a multiple of 32 bytes (PKCS#7 style, as its sample code
@@ -176,7 +183,7 @@ pub fn decrypt_baidu(
 ) -> Result<Vec<u8>, UserDataError> {
     let (mut data, iv) = decode_input(encrypted_data, iv)?;
     let mismatch = || UserDataError::Mismatch(NOT_THIS_KEY);
-    let key = baidu_key(session_key).ok_or_else(mismatch)?;
+    let key = session_cipher_key(session_key, &AES_192).ok_or_else(mismatch)?;
     let key = DecryptingKey::cbc(key).map_err(|_| mismatch())?;
     let plain = key
         .decrypt(&mut data, DecryptionContext::Iv128(FixedLength::from(iv)))
@@ -219,16 +226,11 @@ pub fn baidu_encrypt_user_data(
     plain.extend_from_slice(app_key.as_bytes());
     let pad = BAIDU_PAD - plain.len() % BAIDU_PAD;
     plain.extend(std::iter::repeat_n(u8::try_from(pad).ok()?, pad));
-    let key = EncryptingKey::cbc(baidu_key(session_key)?).ok()?;
+    let key = EncryptingKey::cbc(session_cipher_key(session_key, &AES_192)?).ok()?;
     let iv: [u8; BLOCK] = rand::random();
     key.less_safe_encrypt(&mut plain, EncryptionContext::Iv128(FixedLength::from(iv)))
         .ok()?;
     Some((STANDARD.encode(plain), STANDARD.encode(iv)))
-}
-
-fn baidu_key(session_key: &SessionKey) -> Option<UnboundCipherKey> {
-    let bytes = STANDARD.decode(session_key.expose()).ok()?;
-    UnboundCipherKey::new(&AES_192, &bytes).ok()
 }
 
 #[cfg(test)]
