@@ -15,7 +15,7 @@
 //! - [`transport`]: one HTTP exchange, bounded, with the busy retries;
 //! - [`client`]: one mini-program's client; `code2session` (WeChat and QQ)
 //!   and `douyin` (Douyin's code exchange), `access_token`, `server_api`
-//!   (phone number, session check: WeChat only), `user_data` (decryption,
+//!   (phone number, session check: WeChat mini-programs only), `user_data` (decryption,
 //!   every platform), `oauth2` (WeChat's H5, website and app logins);
 //! - `alipay`, `baidu`, `kuaishou`, `feishu`: those platforms' code
 //!   exchanges, each in its own shape (the README's platform table names the
@@ -220,7 +220,9 @@ pub enum PlatformError {
     /// Too many calls in flight already.
     #[error("too many calls to the platforms in flight")]
     Overloaded,
-    /// The API exists on WeChat only (phone number, session check).
+    /// The app's platform has no such API: the phone number and session
+    /// check exist for WeChat mini-programs only, and Alipay's gateway
+    /// calls need an Alipay app's keys.
     #[error("{0} has no such API")]
     Unsupported(Platform),
 }
