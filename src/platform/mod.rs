@@ -5,8 +5,9 @@
 //! in flight, the busy retries).
 //!
 //! Rules from the platforms' documentation and practice (the README's
-//! platform table names the sources): every query value URL-encoded; the answer is JSON whatever its
-//! `Content-Type` (WeChat serves `text/plain`); unknown fields are ignored;
+//! platform table names the sources): every query value URL-encoded; the
+//! answer is JSON whatever its `Content-Type` (WeChat serves `text/plain`);
+//! unknown fields are ignored;
 //! an absent or zero error code is success; "busy" (`-1`; Alipay's `20000`)
 //! is retried at most twice with a short backoff; nothing else is retried,
 //! because a code is single-use.
@@ -15,8 +16,9 @@
 //! - [`transport`]: one HTTP exchange, bounded, with the busy retries;
 //! - [`client`]: one mini-program's client; `code2session` (WeChat and QQ)
 //!   and `douyin` (Douyin's code exchange), `access_token`, `server_api`
-//!   (phone number, session check: WeChat mini-programs only), `user_data` (decryption,
-//!   every platform), `oauth2` (WeChat's H5, website and app logins);
+//!   (phone number, session check: WeChat mini-programs only), `user_data`
+//!   (decryption, every platform), `oauth2` (WeChat's H5, website and app
+//!   logins);
 //! - `alipay`, `baidu`, `kuaishou`, `feishu`: those platforms' code
 //!   exchanges, each in its own shape (the README's platform table names the
 //!   documentation each follows).

@@ -1,4 +1,5 @@
-//! WeChat's web and app logins: `GET /sns/oauth2/access_token?appid&secret&code&grant_type=authorization_code`,
+//! WeChat's web and app logins:
+//! `GET /sns/oauth2/access_token?appid&secret&code&grant_type=authorization_code`,
 //! the one code exchange of an official account's H5 pages (web
 //! authorization), a website app's QR login and a mobile app's SDK login
 //! (developers.weixin.qq.com/doc/service/api/webdev/access/api_snsaccesstoken
@@ -6,7 +7,8 @@
 //! carries `openid`, `scope`, an `unionid` when the app is bound to an open
 //! platform account (for H5, only with `scope=snsapi_userinfo`), and a user
 //! `access_token`/`refresh_token` wxauth does not keep; no session_key.
-//! Errors are WeChat's `errcode`s, as for code2Session.
+//! Errors are WeChat's `errcode`s, as for code2Session: the call and its
+//! answer are code2session.rs's, only the snapshot-user refusal is here.
 
 use super::{AppClient, PlatformError, Session};
 use crate::domain::LoginCode;
