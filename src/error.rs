@@ -12,7 +12,7 @@ use serde::Serialize;
 /// Seconds a client is told to wait after a platform's rate limit (WeChat
 /// 45011: 100 calls per user per minute).
 pub const PLATFORM_RETRY_AFTER: u64 = 60;
-/// Seconds a client is told to wait when wxauth sheds a login.
+/// Seconds a client is told to wait when wxauth sheds a login or refresh.
 const OVERLOAD_RETRY_AFTER: u32 = 1;
 
 /// Everything a request can fail with, as the client sees it. The variants
@@ -20,7 +20,9 @@ const OVERLOAD_RETRY_AFTER: u32 = 1;
 /// and `method_not_allowed` for requests that match no route.
 #[derive(thiserror::Error)]
 pub enum ApiError {
-    /// Malformed JSON, a missing, empty or mistyped field, bad base64.
+    /// Malformed JSON, a missing, empty or mistyped field, bad base64; an
+    /// `/auth/authorize` it cannot serve (not a web app, another scope, a
+    /// redirect_uri outside the app's list).
     #[error("{0}")]
     InvalidRequest(String),
     /// The body is larger than the route allows.
@@ -80,7 +82,8 @@ pub enum ApiError {
     /// The platform could not be reached in time.
     #[error("the platform could not be reached in time")]
     UpstreamUnavailable,
-    /// Too many calls to the platforms are in flight.
+    /// Too many calls to the platforms are in flight, or the process's
+    /// signature budget (`WXAUTH_SIGNATURE_RATE`) is spent for this second.
     #[error("the server is busy: retry after the Retry-After delay")]
     Overloaded,
     /// The bearer token is missing or is not one of ours. Every reason gives

@@ -14,7 +14,7 @@ use crate::keyring::{
 use crate::metrics::Metrics;
 use crate::platform::{AppConfig, Platform, Transport};
 use crate::reload::Reloader;
-use crate::revocation::{RevocationWatch, SharedRevocations};
+use crate::revocation::{RevocationError, RevocationWatch, SharedRevocations};
 use crate::routes::cors::Cors;
 use crate::routes::{self, AppState};
 use crate::sessions::Sessions;
@@ -45,7 +45,7 @@ pub enum StartupError {
     },
     /// The revocation file cannot be read or does not parse.
     #[error("WXAUTH_REVOCATIONS_FILE: {0}")]
-    Revocations(String),
+    Revocations(#[from] RevocationError),
     /// No usable keys.
     #[error("{0}")]
     Keys(#[from] KeyringError),
@@ -104,8 +104,7 @@ impl Services {
         let keyring = SharedKeyring::new(load_keys(config, &rule, clock.now())?);
         let metrics = Metrics::new()?;
         let revocations = match &settings.revocations.file {
-            Some(file) => SharedRevocations::load(file)
-                .map_err(|e| StartupError::Revocations(e.to_string()))?,
+            Some(file) => SharedRevocations::load(file)?,
             None => SharedRevocations::none(),
         };
         let reloader = Arc::new(
@@ -256,9 +255,9 @@ fn served_apps(
     Ok(Apps::new(configs, default, &transport, clock))
 }
 
-/// The simulator's apps (one per platform and WeChat login surface), each reaching the simulator's own API for its
-/// platform through the same client a real app uses (docs/API.md,
-/// "Simulator").
+/// The simulator's apps (one per platform and WeChat login surface), each
+/// reaching the simulator's own API for its platform through the same
+/// client a real app uses (docs/API.md, "Simulator").
 fn simulator_apps(wechat_base: Option<String>, addr: SocketAddr) -> Vec<AppConfig> {
     SIMULATOR_APPS
         .iter()

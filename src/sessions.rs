@@ -170,22 +170,6 @@ impl Sessions {
         self
     }
 
-    /// Exchanges a login code for a token of the app `appid` (or of the
-    /// only app, when the request names none).
-    pub async fn login(
-        &self,
-        code: &str,
-        appid: Option<&str>,
-    ) -> Result<TokenResponse, SessionError> {
-        self.login_with(&Login {
-            code,
-            appid,
-            state: None,
-            redirect_uri: None,
-        })
-        .await
-    }
-
     /// A login as `/auth/login` receives it. For the apps whose code comes
     /// back from WeChat's authorize page (`wechat_h5`, `wechat_web`), the
     /// signed `state` is checked first, before the code is spent.

@@ -138,8 +138,7 @@ impl AppClient {
             .await
     }
 
-    /// Posts the form `form` to `path` of the app's API base, with the
-    /// bearer credential `bearer` if any.
+    /// Posts the form `form` to `path` of the app's API base.
     pub(super) async fn post_form<T: DeserializeOwned + HasErrcode>(
         &self,
         path: &str,

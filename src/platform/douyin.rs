@@ -1,7 +1,8 @@
 //! Douyin's code exchange: `POST /api/apps/v2/jscode2session` with a JSON
 //! body `{"appid","secret","code"}`, answered
 //! `{"err_no","err_tips","data":{"session_key","openid","anonymous_openid","unionid"}}`
-//! (as public SDKs call it; see the README's platform table). `err_no` -1 is busy (retried), 40018 a bad code.
+//! (as public SDKs call it; see the README's platform table). `err_no` -1
+//! is busy (retried), 40018 a bad code.
 
 use super::errcode::check_err_no;
 use super::{AppClient, HasErrcode, PlatformError, Session};

@@ -5,8 +5,9 @@
 //! in flight, the busy retries).
 //!
 //! Rules from the platforms' documentation and practice (the README's
-//! platform table names the sources): every query value URL-encoded; the answer is JSON whatever its
-//! `Content-Type` (WeChat serves `text/plain`); unknown fields are ignored;
+//! platform table names the sources): every query value URL-encoded; the
+//! answer is JSON whatever its `Content-Type` (WeChat serves `text/plain`);
+//! unknown fields are ignored;
 //! an absent or zero error code is success; "busy" (`-1`; Alipay's `20000`)
 //! is retried at most twice with a short backoff; nothing else is retried,
 //! because a code is single-use.
@@ -15,8 +16,9 @@
 //! - [`transport`]: one HTTP exchange, bounded, with the busy retries;
 //! - [`client`]: one mini-program's client; `code2session` (WeChat and QQ)
 //!   and `douyin` (Douyin's code exchange), `access_token`, `server_api`
-//!   (phone number, session check: WeChat only), `user_data` (decryption,
-//!   every platform), `oauth2` (WeChat's H5, website and app logins);
+//!   (phone number, session check: WeChat mini-programs only), `user_data`
+//!   (decryption, every platform), `oauth2` (WeChat's H5, website and app
+//!   logins);
 //! - `alipay`, `baidu`, `kuaishou`, `feishu`: those platforms' code
 //!   exchanges, each in its own shape (the README's platform table names the
 //!   documentation each follows).
@@ -117,8 +119,9 @@ impl Platform {
     /// The platform's own API host.
     pub fn default_api_base(self) -> &'static str {
         match self {
-            Self::Wechat => "https://api.weixin.qq.com",
-            Self::WechatH5 | Self::WechatWeb | Self::WechatApp => "https://api.weixin.qq.com",
+            Self::Wechat | Self::WechatH5 | Self::WechatWeb | Self::WechatApp => {
+                "https://api.weixin.qq.com"
+            }
             Self::Qq => "https://api.q.qq.com",
             Self::Douyin => "https://developer.toutiao.com",
             Self::Alipay => "https://openapi.alipay.com",
@@ -219,7 +222,9 @@ pub enum PlatformError {
     /// Too many calls in flight already.
     #[error("too many calls to the platforms in flight")]
     Overloaded,
-    /// The API exists on WeChat only (phone number, session check).
+    /// The app's platform has no such API: the phone number and session
+    /// check exist for WeChat mini-programs only, and Alipay's gateway
+    /// calls need an Alipay app's keys.
     #[error("{0} has no such API")]
     Unsupported(Platform),
 }

@@ -2,12 +2,14 @@
 //! the base64-decoded session_key and the IV the base64-decoded `iv`; the
 //! plaintext is a JSON object with a `watermark` naming the appid. (WeChat's
 //! "开放数据校验与解密" documentation, whose sample the tests decrypt.)
+//! QQ, Douyin and Kuaishou use the same scheme; Baidu has its own
+//! ([`decrypt_baidu`]); [`decrypt_for`] picks by platform.
 
 use super::Platform;
 use crate::domain::SessionKey;
 use aws_lc_rs::cipher::{
-    AES_128, AES_192, DecryptingKey, DecryptionContext, EncryptingKey, EncryptionContext,
-    PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey,
+    AES_128, AES_192, Algorithm, DecryptingKey, DecryptionContext, EncryptingKey,
+    EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey,
 };
 use aws_lc_rs::iv::FixedLength;
 use base64::Engine as _;
@@ -82,20 +84,9 @@ fn decrypt_checked(
     openid: &str,
     watermark_required: bool,
 ) -> Result<Vec<u8>, UserDataError> {
-    let mut data = STANDARD
-        .decode(encrypted_data)
-        .map_err(|_| UserDataError::BadInput("`encryptedData` is not base64"))?;
-    if data.is_empty() || data.len() % BLOCK != 0 {
-        return Err(UserDataError::BadInput(
-            "`encryptedData` must decode to a non-empty multiple of 16 bytes",
-        ));
-    }
-    let iv: [u8; BLOCK] = STANDARD
-        .decode(iv)
-        .map_err(|_| UserDataError::BadInput("`iv` is not base64"))?
-        .try_into()
-        .map_err(|_| UserDataError::BadInput("`iv` must decode to 16 bytes"))?;
-    let key = aes_key(session_key).ok_or(UserDataError::Mismatch(NOT_THIS_KEY))?;
+    let (mut data, iv) = decode_input(encrypted_data, iv)?;
+    let key =
+        session_cipher_key(session_key, &AES_128).ok_or(UserDataError::Mismatch(NOT_THIS_KEY))?;
     let key = PaddedBlockDecryptingKey::cbc_pkcs7(key)
         .map_err(|_| UserDataError::Mismatch(NOT_THIS_KEY))?;
     let plaintext = key
@@ -115,14 +106,37 @@ fn decrypt_checked(
             "the data's watermark names another appid: it was not made for this mini-program",
         ));
     }
-    if let Some(owner) = value.get("openId")
-        && owner.as_str() != Some(openid)
-    {
-        return Err(UserDataError::Mismatch(
-            "the data belongs to another user than the token's",
+    check_owner(&value, "openId", openid)?;
+    Ok(plaintext)
+}
+
+/// The base64 `encryptedData` and `iv` of a request, decoded: whole AES
+/// blocks, and a 16-byte IV.
+fn decode_input(encrypted_data: &str, iv: &str) -> Result<(Vec<u8>, [u8; BLOCK]), UserDataError> {
+    let data = STANDARD
+        .decode(encrypted_data)
+        .map_err(|_| UserDataError::BadInput("`encryptedData` is not base64"))?;
+    if data.is_empty() || data.len() % BLOCK != 0 {
+        return Err(UserDataError::BadInput(
+            "`encryptedData` must decode to a non-empty multiple of 16 bytes",
         ));
     }
-    Ok(plaintext)
+    let iv: [u8; BLOCK] = STANDARD
+        .decode(iv)
+        .map_err(|_| UserDataError::BadInput("`iv` is not base64"))?
+        .try_into()
+        .map_err(|_| UserDataError::BadInput("`iv` must decode to 16 bytes"))?;
+    Ok((data, iv))
+}
+
+/// When the plaintext names its user in `field`, that user must be `openid`.
+fn check_owner(value: &serde_json::Value, field: &str, openid: &str) -> Result<(), UserDataError> {
+    match value.get(field) {
+        Some(owner) if owner.as_str() != Some(openid) => Err(UserDataError::Mismatch(
+            "the data belongs to another user than the token's",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The most common failure (a newer `wx.login()` replaced the session_key),
@@ -133,7 +147,8 @@ const NOT_THIS_KEY: &str = "the data does not decrypt with this session's key: m
 /// Encrypts `plaintext` the way WeChat does, with a fresh random IV; returns
 /// (`encryptedData`, `iv`) in base64. For the simulator.
 pub fn encrypt_user_data(session_key: &SessionKey, plaintext: &[u8]) -> Option<(String, String)> {
-    let key = PaddedBlockEncryptingKey::cbc_pkcs7(aes_key(session_key)?).ok()?;
+    let key =
+        PaddedBlockEncryptingKey::cbc_pkcs7(session_cipher_key(session_key, &AES_128)?).ok()?;
     let iv: [u8; BLOCK] = rand::random();
     let mut data = plaintext.to_vec();
     key.less_safe_encrypt(&mut data, EncryptionContext::Iv128(FixedLength::from(iv)))
@@ -141,9 +156,14 @@ pub fn encrypt_user_data(session_key: &SessionKey, plaintext: &[u8]) -> Option<(
     Some((STANDARD.encode(data), STANDARD.encode(iv)))
 }
 
-fn aes_key(session_key: &SessionKey) -> Option<UnboundCipherKey> {
+/// The base64-decoded session_key as a key of `algorithm` (AES-128 for
+/// WeChat's scheme, AES-192 for Baidu's); `None` if it is not one.
+fn session_cipher_key(
+    session_key: &SessionKey,
+    algorithm: &'static Algorithm,
+) -> Option<UnboundCipherKey> {
     let bytes = STANDARD.decode(session_key.expose()).ok()?;
-    UnboundCipherKey::new(&AES_128, &bytes).ok()
+    UnboundCipherKey::new(algorithm, &bytes).ok()
 }
 
 /// Baidu pads to a multiple of 32 bytes (PKCS#7 style, as its sample code
@@ -161,21 +181,9 @@ pub fn decrypt_baidu(
     appid: &str,
     openid: &str,
 ) -> Result<Vec<u8>, UserDataError> {
-    let mut data = STANDARD
-        .decode(encrypted_data)
-        .map_err(|_| UserDataError::BadInput("`encryptedData` is not base64"))?;
-    if data.is_empty() || data.len() % BLOCK != 0 {
-        return Err(UserDataError::BadInput(
-            "`encryptedData` must decode to a non-empty multiple of 16 bytes",
-        ));
-    }
-    let iv: [u8; BLOCK] = STANDARD
-        .decode(iv)
-        .map_err(|_| UserDataError::BadInput("`iv` is not base64"))?
-        .try_into()
-        .map_err(|_| UserDataError::BadInput("`iv` must decode to 16 bytes"))?;
+    let (mut data, iv) = decode_input(encrypted_data, iv)?;
     let mismatch = || UserDataError::Mismatch(NOT_THIS_KEY);
-    let key = baidu_key(session_key).ok_or_else(mismatch)?;
+    let key = session_cipher_key(session_key, &AES_192).ok_or_else(mismatch)?;
     let key = DecryptingKey::cbc(key).map_err(|_| mismatch())?;
     let plain = key
         .decrypt(&mut data, DecryptionContext::Iv128(FixedLength::from(iv)))
@@ -201,13 +209,7 @@ pub fn decrypt_baidu(
     if !value.is_object() {
         return Err(mismatch());
     }
-    if let Some(owner) = value.get("openid")
-        && owner.as_str() != Some(openid)
-    {
-        return Err(UserDataError::Mismatch(
-            "the data belongs to another user than the token's",
-        ));
-    }
+    check_owner(&value, "openid", openid)?;
     Ok(content.to_vec())
 }
 
@@ -224,16 +226,11 @@ pub fn baidu_encrypt_user_data(
     plain.extend_from_slice(app_key.as_bytes());
     let pad = BAIDU_PAD - plain.len() % BAIDU_PAD;
     plain.extend(std::iter::repeat_n(u8::try_from(pad).ok()?, pad));
-    let key = EncryptingKey::cbc(baidu_key(session_key)?).ok()?;
+    let key = EncryptingKey::cbc(session_cipher_key(session_key, &AES_192)?).ok()?;
     let iv: [u8; BLOCK] = rand::random();
     key.less_safe_encrypt(&mut plain, EncryptionContext::Iv128(FixedLength::from(iv)))
         .ok()?;
     Some((STANDARD.encode(plain), STANDARD.encode(iv)))
-}
-
-fn baidu_key(session_key: &SessionKey) -> Option<UnboundCipherKey> {
-    let bytes = STANDARD.decode(session_key.expose()).ok()?;
-    UnboundCipherKey::new(&AES_192, &bytes).ok()
 }
 
 #[cfg(test)]

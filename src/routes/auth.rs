@@ -1,5 +1,5 @@
-//! `/auth/login`, `/auth/refresh`, `/auth/me`, `/auth/check`: check,
-//! validate, delegate to [`crate::sessions`].
+//! `/auth/login`, `/auth/authorize`, `/auth/refresh`, `/auth/me`,
+//! `/auth/check`: check, validate, delegate to [`crate::sessions`].
 
 use super::AppState;
 use crate::error::ApiError;

@@ -11,7 +11,8 @@ use serde::Serialize;
 
 /// The discovery document (OpenID Connect Discovery 1.0 section 3): the
 /// parts a resource server verifying tokens reads. wxauth is no OpenID
-/// provider (it has no authorization endpoint), so it lists nothing else.
+/// provider (`/auth/authorize` only starts WeChat's web logins; it is no
+/// OpenID authorization endpoint), so it lists nothing else.
 #[derive(Serialize)]
 struct Configuration<'a> {
     /// `WXAUTH_PUBLIC_URL`, exactly the `iss` of the tokens (section 4.3).

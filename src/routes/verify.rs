@@ -12,7 +12,9 @@ pub const SUBJECT: &str = "x-auth-subject";
 pub const UNIONID: &str = "x-auth-unionid";
 /// The mini-program the token is for.
 pub const APPID: &str = "x-auth-appid";
-/// The mini-program's platform (`wechat`, `qq`, `douyin`).
+/// The app's platform or WeChat surface (`plat`: `wechat`, `qq`, `douyin`,
+/// `alipay`, `baidu`, `kuaishou`, `feishu`, `wechat_h5`, `wechat_web`,
+/// `wechat_app`).
 pub const PLATFORM: &str = "x-auth-platform";
 
 /// A valid bearer token: 200 with an empty body (Envoy's `ext_authz` allows

@@ -1,10 +1,11 @@
 //! The simulator (README, "Try it"), mounted only in simulator mode. It plays
-//! seven mini-programs, one per platform, on both sides:
+//! seven mini-programs, one per platform, and an app for each of WeChat's
+//! three web and app login surfaces, on both sides:
 //!
 //! - [`miniprogram`]: what the mini-program does: `wx.login()` (a code),
 //!   the `getPhoneNumber` button, the encrypted user data it is handed;
-//! - [`web`]: WeChat's web and app logins: the authorize page and the
-//!   `/sns/oauth2/access_token` exchange;
+//! - [`web`]: WeChat's web and app logins: the authorize and QR pages and
+//!   the `/sns/oauth2/access_token` exchange;
 //! - [`platform`]: the platforms' server APIs, each in its own shape
 //!   (WeChat's and QQ's `jscode2session` with errcodes, Douyin's JSON body
 //!   with `err_no`), which wxauth reaches through the very clients it uses
@@ -29,7 +30,7 @@ mod platform;
 mod routes;
 mod web;
 
-pub use alipay::{CONTENT_KEY as ALIPAY_CONTENT_KEY, alipay_app_keys};
+pub use alipay::alipay_app_keys;
 
 pub use routes::{BODY_LIMITS, configure};
 pub use web::redirect_rules;

@@ -2,8 +2,8 @@
 //! shape and vocabulary, and WeChat's access-token APIs.
 
 use super::{
-    ACCESS_TOKEN_LIFETIME, AccessToken, Simulator, State, Unredeemable, app_openid, phone_of,
-    platform_of, redeem, unionid_of,
+    ACCESS_TOKEN_LIFETIME, AccessToken, AppUser, Simulator, State, Unredeemable, app_openid,
+    phone_of, platform_of, redeem, unionid_of,
 };
 use crate::config::{SIMULATOR_APPID, SIMULATOR_SECRET};
 use crate::domain::SessionKey;
@@ -30,19 +30,45 @@ impl Simulator {
         platform: Platform,
         query: &HashMap<String, String>,
     ) -> Value {
+        self.wechat_exchange(
+            query,
+            |p| p == platform,
+            "js_code",
+            |state, who, _| {
+                json!({
+                    "openid": app_openid(&who.appid, &who.user),
+                    "session_key": state.session_keys.get(&who).cloned().unwrap_or_default(),
+                    "unionid": unionid_of(platform, &who.user),
+                })
+            },
+        )
+    }
+
+    /// WeChat's code exchanges (`jscode2session`, `/sns/oauth2/access_token`)
+    /// up to the answer: the app's credentials (an app of a platform
+    /// `served` accepts), the grant type and the code (the query's
+    /// `code_field`) checked with WeChat's errcodes, and the code redeemed;
+    /// `answer` makes the success from the state, the user and the code.
+    pub(super) fn wechat_exchange(
+        &self,
+        query: &HashMap<String, String>,
+        served: impl Fn(Platform) -> bool,
+        code_field: &str,
+        answer: impl FnOnce(&mut State, AppUser, &str) -> Value,
+    ) -> Value {
         let param = |name: &str| {
             query
                 .get(name)
                 .map(String::as_str)
                 .filter(|v| !v.is_empty())
         };
-        if let Some(error) = check_credentials(platform, param("appid"), param("secret")) {
+        if let Some(error) = check_credentials(served, param("appid"), param("secret")) {
             return error;
         }
         if param("grant_type") != Some("authorization_code") {
             return wechat_error(40002, "invalid grant_type");
         }
-        let (Some(appid), Some(code)) = (param("appid"), param("js_code")) else {
+        let (Some(appid), Some(code)) = (param("appid"), param(code_field)) else {
             return wechat_error(41008, "missing code");
         };
         let now = self.clock.now();
@@ -50,11 +76,7 @@ impl Simulator {
             return wechat_error(-1, "system error");
         };
         match redeem(&mut state.login_codes, code, appid, now) {
-            Ok(who) => json!({
-                "openid": app_openid(appid, &who.user),
-                "session_key": state.session_keys.get(&who).cloned().unwrap_or_default(),
-                "unionid": unionid_of(platform, &who.user),
-            }),
+            Ok(who) => answer(&mut state, who, code),
             Err(Unredeemable::Invalid) => wechat_error(40029, "invalid code"),
             Err(Unredeemable::Used) => wechat_error(40163, "code been used"),
         }
@@ -101,7 +123,7 @@ impl Simulator {
             return wechat_error(40002, "invalid grant_type");
         }
         if let Some(error) = check_credentials(
-            Platform::Wechat,
+            |p| p == Platform::Wechat,
             body["appid"].as_str(),
             body["secret"].as_str(),
         ) {
@@ -198,15 +220,15 @@ impl Simulator {
 }
 
 /// 41002/40013/41004/40125 for missing or wrong app credentials: the appid
-/// must be a simulated app of `platform`.
+/// must be a simulated app of a platform `served` accepts.
 fn check_credentials(
-    platform: Platform,
+    served: impl Fn(Platform) -> bool,
     appid: Option<&str>,
     secret: Option<&str>,
 ) -> Option<Value> {
     match (appid, secret) {
         (None, _) => Some(wechat_error(41002, "appid missing")),
-        (Some(appid), _) if platform_of(appid) != Some(platform) => {
+        (Some(appid), _) if !platform_of(appid).is_some_and(&served) => {
             Some(wechat_error(40013, "invalid appid"))
         }
         (_, None) => Some(wechat_error(41004, "appsecret missing")),

@@ -2,7 +2,9 @@
 //! `/sim/phone-code`, `/sim/encrypt`, each with an optional `appid`), and
 //! the platforms' server APIs: WeChat's under `/sim`, QQ's under `/sim/qq`,
 //! Douyin's under `/sim/douyin`, and Alipay's, Baidu's, Kuaishou's and
-//! Feishu's under `/sim/<platform>`.
+//! Feishu's under `/sim/<platform>`; WeChat's web login pages
+//! (`/sim/connect/oauth2/authorize`, `/sim/connect/qrconnect`) and their
+//! code exchange (`/sim/sns/oauth2/access_token`) under `/sim` too.
 
 use super::Simulator;
 use crate::edge::{AUTH_BODY_LIMIT, DECRYPT_BODY_LIMIT};

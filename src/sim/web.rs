@@ -7,11 +7,7 @@
 //! as under one open platform account; with `scope=snsapi_base` the
 //! exchange gives no unionid, as WeChat's does.
 
-use super::{
-    AppUser, CODE_LIFETIME, Simulator, Unredeemable, app_openid, issue_code, platform_of, redeem,
-    unionid_of,
-};
-use crate::config::SIMULATOR_SECRET;
+use super::{AppUser, CODE_LIFETIME, Simulator, app_openid, issue_code, platform_of, unionid_of};
 use crate::error::ApiError;
 use crate::platform::Platform;
 use crate::weblogin::{RedirectRule, check_redirect};
@@ -110,37 +106,11 @@ impl Simulator {
 
     /// `/sns/oauth2/access_token`, with WeChat's errcodes.
     pub(super) fn oauth2_access_token(&self, query: &HashMap<String, String>) -> Value {
-        let param = |name: &str| {
-            query
-                .get(name)
-                .map(String::as_str)
-                .filter(|v| !v.is_empty())
-        };
-        let Some(appid) = param("appid") else {
-            return error(41002, "appid missing");
-        };
-        if !platform_of(appid).is_some_and(Platform::is_web_surface) {
-            return error(40013, "invalid appid");
-        }
-        match param("secret") {
-            None => return error(41004, "appsecret missing"),
-            Some(secret) if secret != SIMULATOR_SECRET => {
-                return error(40125, "invalid appsecret");
-            }
-            Some(_) => {}
-        }
-        if param("grant_type") != Some("authorization_code") {
-            return error(40002, "invalid grant_type");
-        }
-        let Some(code) = param("code") else {
-            return error(41008, "missing code");
-        };
-        let now = self.clock.now();
-        let Ok(mut state) = self.state.lock() else {
-            return error(-1, "system error");
-        };
-        match redeem(&mut state.login_codes, code, appid, now) {
-            Ok(who) => {
+        self.wechat_exchange(
+            query,
+            Platform::is_web_surface,
+            "code",
+            |state, who, code| {
                 let base = state.base_scope_codes.remove(code).is_some();
                 // WeChat gives the unionid with snsapi_userinfo only.
                 let unionid = (!base).then(|| unionid_of(Platform::Wechat, &who.user));
@@ -148,7 +118,7 @@ impl Simulator {
                     "access_token": URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()),
                     "expires_in": 7200,
                     "refresh_token": URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()),
-                    "openid": app_openid(appid, &who.user),
+                    "openid": app_openid(&who.appid, &who.user),
                     "scope": if base { "snsapi_base" } else { "snsapi_userinfo" },
                     "unionid": unionid,
                 });
@@ -156,15 +126,9 @@ impl Simulator {
                     fields.retain(|_, value| !value.is_null());
                 }
                 answer
-            }
-            Err(Unredeemable::Invalid) => error(40029, "invalid code"),
-            Err(Unredeemable::Used) => error(40163, "code been used"),
-        }
+            },
+        )
     }
-}
-
-fn error(errcode: i64, errmsg: &str) -> Value {
-    json!({"errcode": errcode, "errmsg": errmsg})
 }
 
 /// The page that asks who logs in: a form that comes back here with every
@@ -213,6 +177,7 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::config::SIMULATOR_SECRET;
     use std::sync::Arc;
 
     fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
