@@ -579,8 +579,11 @@ pub fn with_env(
             .args_override_self(true)
             .mut_args(|arg| arg.env(None::<&str>))
     };
+    // The top level too, whatever the subcommand: clap reads the top
+    // level's own variables (serve's, for `wxauth` alone) even when a
+    // subcommand runs, and would refuse an empty one that we count as unset.
     let stripped = match subcommand {
-        Some(name) => command.clone().mut_subcommand(name, strip),
+        Some(name) => strip(command.clone()).mut_subcommand(name, strip),
         None => strip(command.clone()),
     };
     stripped.try_get_matches_from(argv).map_err(|error| {

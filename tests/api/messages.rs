@@ -219,3 +219,26 @@ fn wxauth_keys_columns_line_up_under_their_headings() {
         );
     }
 }
+
+#[test]
+fn wxauth_serve_counts_an_empty_variable_as_unset_as_compose_passes_them() {
+    // Arrange: compose's `${WXAUTH_PUBLIC_URL:-}` and friends: set, empty.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = [
+        "WXAUTH_PUBLIC_URL",
+        "WXAUTH_ISSUER",
+        "WXAUTH_TOKEN_TTL",
+        "WXAUTH_REVOCATIONS_FILE",
+        "WXAUTH_SIGNING_KID",
+    ];
+    let mut env: Vec<(&str, &str)> = empty.iter().map(|name| (*name, "")).collect();
+    env.push(("WXAUTH_BIND", "127.0.0.1:0"));
+
+    // Act: the subcommand named, as the image's entrypoint does.
+    let server = Process::serve(dir.path(), &env);
+
+    // Assert
+    let listening = server.wait_until_listening().is_some();
+    let log = server.stop();
+    assert!(listening, "{log}");
+}
