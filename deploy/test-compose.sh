@@ -152,7 +152,16 @@ export WXAUTH_HTTP_PUBLISH=127.0.0.1:$HTTP_PORT
 export RUST_LOG=info WXAUTH_LOG_FORMAT=text
 unset WECHAT_APPID WECHAT_SECRET WECHAT_API_BASE
 UP=1
-compose up -d >"$T/up.log" 2>&1 || { tail -n 20 "$T/up.log"; die "podman-compose up -d"; }
+# Bounded: podman-compose waits for every service to run, and waits for
+# ever when one exits at start (a refused configuration); then its log says why.
+timeout 180 "$T/venv/bin/podman-compose" -p "$PROJECT" \
+  -f "$HERE/compose.yaml" -f "$HERE/compose.simulator.yaml" up -d >"$T/up.log" 2>&1 || {
+  tail -n 20 "$T/up.log"
+  for c in $(podman ps -a --format '{{.Names}}' | grep "^$PROJECT"); do
+    echo "--- $c"; podman logs --tail 5 "$c" 2>&1
+  done
+  die "podman-compose up -d"
+}
 N=https://127.0.0.1:$HTTPS_PORT
 CURL+=(--cacert "$T/tls/auth.example.com.crt")
 ready() { [ "$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$N/readyz")" = 200 ]; }
