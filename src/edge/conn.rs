@@ -185,6 +185,15 @@ impl EdgeIo {
                     Poll::Pending
                 };
             }
+            if !self.in_body && !self.table.admit(&self.slot, cx.waker()) {
+                // No room in the budget for another answer: the request
+                // waits for connections being shed to close.
+                return if self.cleared > 0 {
+                    Poll::Ready(Ok(()))
+                } else {
+                    Poll::Pending
+                };
+            }
             // The codec consumes what it decodes: it works on a copy of the
             // unframed bytes, which live only for this call.
             let mut unframed = BytesMut::from(self.buf.get(self.cleared..).unwrap_or_default());
@@ -300,7 +309,16 @@ impl EdgeIo {
                     return Poll::Ready(Ok(()));
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                _ => {}
+                Poll::Pending => {
+                    // Waiting for room in the budget, the deadline running.
+                    if let Some(deadline) = self.request_deadline.as_mut()
+                        && deadline.as_mut().poll(cx).is_ready()
+                    {
+                        return Poll::Ready(Err(Self::timed_out()));
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(())) => {}
             }
             self.slot.waiting();
             match self.receive(cx) {
