@@ -90,6 +90,13 @@ impl ConnShared {
     }
 }
 
+/// Whether `bytes` hold the end of a request head (an empty line, CRLF or
+/// bare LF as actix's parser accepts; RFC 9112 section 2.2).
+fn whole_head(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|pair| pair == b"\n\n")
+        || bytes.windows(3).any(|triple| triple == b"\n\r\n")
+}
+
 /// A client connection as actix-http reads and writes it; see the module.
 pub struct EdgeIo {
     io: TcpStream,
@@ -179,6 +186,20 @@ impl EdgeIo {
                 self.request_deadline = None;
                 self.slot.busy();
                 self.shared.waker.set(Some(cx.waker().clone()));
+                return if self.cleared > 0 {
+                    Poll::Ready(Ok(()))
+                } else {
+                    Poll::Pending
+                };
+            }
+            if !self.in_body
+                && whole_head(self.buf.get(self.cleared..).unwrap_or_default())
+                && !self.table.admit(&self.slot, cx.waker())
+            {
+                // No room in the budget for another answer: the request
+                // waits for connections being shed to close. Held back by
+                // us, not by its client: the table must not evict it.
+                self.slot.busy();
                 return if self.cleared > 0 {
                     Poll::Ready(Ok(()))
                 } else {
@@ -300,7 +321,16 @@ impl EdgeIo {
                     return Poll::Ready(Ok(()));
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                _ => {}
+                Poll::Pending => {
+                    // Waiting for room in the budget, the deadline running.
+                    if let Some(deadline) = self.request_deadline.as_mut()
+                        && deadline.as_mut().poll(cx).is_ready()
+                    {
+                        return Poll::Ready(Err(Self::timed_out()));
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(())) => {}
             }
             self.slot.waiting();
             match self.receive(cx) {
@@ -608,5 +638,21 @@ impl Connections {
             },
             peer,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_head;
+
+    #[test]
+    fn only_a_whole_head_waits_for_room_in_the_budget() {
+        assert!(whole_head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(whole_head(b"GET / HTTP/1.1\nHost: x\n\n"));
+        assert!(whole_head(b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n{"));
+        // Unfinished heads go on to the codec (and its deadline and cap).
+        assert!(!whole_head(b"GET / HTTP/1.1\r\nHost: x\r\n"));
+        assert!(!whole_head(b"GET / HTTP/1.1\r\nX-Pad: aaaa"));
+        assert!(!whole_head(b""));
     }
 }

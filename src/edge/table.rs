@@ -7,6 +7,15 @@
 //!   to one process-wide [`BUDGET`]. A charge past it sheds the connection
 //!   holding the most, oldest first; that is the only way many connections,
 //!   each within its own limits, could add up to more memory.
+//! - **Room for an answer.** A shed connection's bytes are freed only when
+//!   its task next runs, after every task already queued on its worker; in
+//!   a burst of new connections each would make its answer before any shed
+//!   one is gone. So what a shed connection held still counts until it has
+//!   closed, and a new request is let through to the app only while the
+//!   budget has [`ROOM`] left for its answer ([`Table::admit`]); when it has
+//!   not, the request waits (its client's deadline still running) and, if
+//!   no shed connection is closing already, it sheds those holding the
+//!   most, down to half the budget.
 //! - **The table.** At most `WXAUTH_MAX_CONNECTIONS` connections are
 //!   counted. A new one past that evicts the connection that has waited on
 //!   its client longest (an idle keep-alive, or the slowest unfinished
@@ -18,7 +27,7 @@
 //! (atomics and a waker), and the table itself is one short-held mutex.
 
 use futures_util::task::AtomicWaker;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
@@ -27,6 +36,10 @@ use std::time::Instant;
 /// not taken), at most: 4 MiB, 256 full 16 KiB heads or about 40 blocked
 /// 32 KiB answers (each charged with what actix holds for it).
 pub const BUDGET: usize = 4 * 1024 * 1024;
+/// What a new request needs left in the budget to be let through: about
+/// what an answer its client does not take holds (see `BLOCKED` in
+/// [`super::conn`]).
+pub const ROOM: usize = 64 * 1024;
 
 /// Milliseconds since the process's first connection, never 0 (0 means
 /// "not waiting" in [`Slot::waiting_since`]).
@@ -42,6 +55,8 @@ pub(super) struct Slot {
     id: u64,
     /// Bytes charged to the budget.
     held: AtomicUsize,
+    /// Bytes it held when it was shed, counted until it closes.
+    draining: AtomicUsize,
     /// Since when the connection waits on its client with no request being
     /// answered (idle, or an unfinished request); 0: busy.
     waiting_since: AtomicU64,
@@ -85,8 +100,14 @@ pub(super) struct Table {
     max_connections: usize,
     budget: usize,
     held: AtomicUsize,
+    /// Bytes of shed connections that have not closed yet.
+    draining: AtomicUsize,
     next_id: AtomicU64,
     slots: Mutex<HashMap<u64, Arc<Slot>>>,
+    /// Requests waiting for [`ROOM`], first come first woken.
+    waiters: Mutex<VecDeque<std::task::Waker>>,
+    /// How many wait (read without the lock, on every release).
+    queued: AtomicUsize,
 }
 
 impl Table {
@@ -95,8 +116,11 @@ impl Table {
             max_connections: max_connections.max(1),
             budget,
             held: AtomicUsize::new(0),
+            draining: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             slots: Mutex::new(HashMap::new()),
+            waiters: Mutex::new(VecDeque::new()),
+            queued: AtomicUsize::new(0),
         }
     }
 
@@ -112,13 +136,13 @@ impl Table {
                 .min_by_key(|slot| (slot.waiting_since.load(Ordering::Acquire), slot.id))
                 .map(|slot| slot.id)?;
             if let Some(slot) = slots.remove(&victim) {
-                self.release_all(&slot);
-                slot.evict();
+                self.shed(&slot);
             }
         }
         let slot = Arc::new(Slot {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             held: AtomicUsize::new(0),
+            draining: AtomicUsize::new(0),
             waiting_since: AtomicU64::new(now_ms()),
             evicted: AtomicBool::new(false),
             waker: AtomicWaker::new(),
@@ -129,11 +153,87 @@ impl Table {
 
     /// The connection ended: its slot and its charge are given back.
     pub(super) fn close(&self, slot: &Slot) {
-        self.release_all(slot);
+        let released = self.release_all(slot);
+        let drained = slot.draining.swap(0, Ordering::AcqRel);
+        self.draining.fetch_sub(drained, Ordering::AcqRel);
         self.slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&slot.id);
+        self.wake_waiters(released.saturating_add(drained));
+    }
+
+    /// Whether a new request on `slot` may go to the app: the budget, with
+    /// what shed connections still hold, has [`ROOM`] left. When it has
+    /// not, `waker` is woken once bytes are given back, and the connections
+    /// holding the most are shed down to half the budget unless some shed
+    /// already are still closing.
+    pub(super) fn admit(&self, slot: &Slot, waker: &std::task::Waker) -> bool {
+        if self.has_room() {
+            return true;
+        }
+        let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+        if !waiters.iter().any(|waiting| waiting.will_wake(waker)) {
+            waiters.push_back(waker.clone());
+            self.queued.store(waiters.len(), Ordering::Release);
+        }
+        drop(waiters);
+        if self.draining.load(Ordering::Acquire) < ROOM {
+            // Down to half the budget at once, so that one round of closes
+            // lets many waiting requests through, not one.
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut holders: Vec<(usize, u64)> = slots
+                .values()
+                .filter(|other| other.id != slot.id)
+                .map(|other| (other.held.load(Ordering::Acquire), other.id))
+                .filter(|(held, _)| *held > 0)
+                .collect();
+            holders.sort_unstable_by_key(|(held, id)| (std::cmp::Reverse(*held), *id));
+            for (_, victim) in holders {
+                if self.held.load(Ordering::Acquire) <= self.budget / 2 {
+                    break;
+                }
+                if let Some(other) = slots.remove(&victim) {
+                    self.shed(&other);
+                }
+            }
+        }
+        // Bytes given back between the check and the queueing would wake
+        // no one: look again.
+        self.has_room()
+    }
+
+    fn has_room(&self) -> bool {
+        self.held
+            .load(Ordering::Acquire)
+            .saturating_add(self.draining.load(Ordering::Acquire))
+            .saturating_add(ROOM)
+            <= self.budget
+    }
+
+    /// Wakes the requests that `released` bytes may make room for (one at
+    /// least; each one let through wakes the next while there is room).
+    fn wake_waiters(&self, released: usize) {
+        if released == 0 || self.queued.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+        for _ in 0..=released / ROOM {
+            match waiters.pop_front() {
+                Some(waker) => waker.wake(),
+                None => break,
+            }
+        }
+        self.queued.store(waiters.len(), Ordering::Release);
+    }
+
+    /// Closes `slot` for the table: its bytes count as draining until the
+    /// connection has closed.
+    fn shed(&self, slot: &Slot) {
+        let held = self.release_all(slot);
+        slot.draining.fetch_add(held, Ordering::AcqRel);
+        self.draining.fetch_add(held, Ordering::AcqRel);
+        slot.evict();
     }
 
     /// Sets what `slot` holds to `bytes`. Past the budget, the connection
@@ -148,6 +248,7 @@ impl Table {
         }
         if bytes <= before {
             self.held.fetch_sub(before - bytes, Ordering::AcqRel);
+            self.wake_waiters(before - bytes);
             return true;
         }
         let total = self
@@ -174,8 +275,7 @@ impl Table {
             let Some(other) = slots.remove(&victim) else {
                 break;
             };
-            self.release_all(&other);
-            other.evict();
+            self.shed(&other);
             if other.id == slot.id {
                 return false;
             }
@@ -183,9 +283,10 @@ impl Table {
         true
     }
 
-    fn release_all(&self, slot: &Slot) {
+    fn release_all(&self, slot: &Slot) -> usize {
         let held = slot.held.swap(0, Ordering::AcqRel);
         self.held.fetch_sub(held, Ordering::AcqRel);
+        held
     }
 
     /// Bytes held for all connections.
@@ -218,6 +319,64 @@ mod tests {
         assert_eq!(table.held(), 40);
         table.close(&b);
         assert_eq!(table.held(), 0);
+    }
+
+    struct Flag(AtomicBool);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+
+    #[test]
+    fn a_new_request_waits_for_room_until_the_connection_shed_for_it_has_closed() {
+        let table = Table::new(100, 4 * ROOM);
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = std::task::Waker::from(Arc::clone(&flag));
+        let holder = table.open().unwrap();
+        let small = table.open().unwrap();
+        let newcomer = table.open().unwrap();
+        assert!(table.admit(&newcomer, &waker));
+        assert!(table.hold(&small, 1));
+        // Within the budget, but without room for one more answer.
+        assert!(table.hold(&holder, 3 * ROOM));
+        assert!(!table.admit(&newcomer, &waker));
+        // The one holding the most is shed for it, ...
+        assert!(holder.evicted() && !small.evicted());
+        assert_eq!(table.held(), 1);
+        // ... but its bytes are not free until its connection has closed.
+        assert!(!table.admit(&newcomer, &waker));
+        assert!(!small.evicted(), "one shed at a time");
+        assert!(!flag.0.load(Ordering::Acquire));
+        table.close(&holder);
+        assert!(
+            flag.0.load(Ordering::Acquire),
+            "the waiting request is woken"
+        );
+        assert!(table.admit(&newcomer, &waker));
+    }
+
+    #[test]
+    fn a_request_without_room_sheds_the_largest_holders_down_to_half_the_budget() {
+        let table = Table::new(100, 8 * ROOM);
+        let waker = futures_util::task::noop_waker();
+        let holders: Vec<_> = (0..6).map(|_| table.open().unwrap()).collect();
+        let newcomer = table.open().unwrap();
+        for (holder, size) in holders.iter().zip([1, 2, 1, 2, 1, 1]) {
+            assert!(table.hold(holder, size * ROOM));
+        }
+        assert_eq!(table.held(), 8 * ROOM);
+        assert!(!table.admit(&newcomer, &waker));
+        // The largest go, oldest first, until half the budget is left: one
+        // round of closes lets many waiting requests through, not one.
+        let shed: Vec<bool> = holders.iter().map(|holder| holder.evicted()).collect();
+        assert_eq!(shed, [false, true, false, true, false, false]);
+        assert_eq!(table.held(), 4 * ROOM);
+        for holder in holders.iter().filter(|holder| holder.evicted()) {
+            table.close(holder);
+        }
+        assert!(table.admit(&newcomer, &waker));
     }
 
     #[test]

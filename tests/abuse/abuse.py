@@ -1765,9 +1765,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", default=os.environ.get("WXAUTH_BIN", "target/release/wxauth"))
     parser.add_argument("--measure", action="store_true", help="report, never fail (a 'before' run)")
-    # 9 and 14 still pass 64 MiB (a burst of 2,000 pipeliners; see
-    # BENCHMARKS.md, issue 18): run them with --only 9,14 until they hold.
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,10,11,12,13", help="attacks to run, e.g. 1,4")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10,11,12,13,14", help="attacks to run, e.g. 1,4")
     parser.add_argument("--kill-mib", type=int, default=1536, help="kill a server past this RSS (machine guard)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders (logs)")
     parser.add_argument("--fake-wechat", action="store_true", help=argparse.SUPPRESS)

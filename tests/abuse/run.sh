@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The abuse suite (docs/API.md, "At the edge") against a release build of wxauth.
-#   bash tests/abuse/run.sh              build target/release/wxauth, run the attacks that hold
+#   bash tests/abuse/run.sh              build target/release/wxauth, run every attack
 #   WXAUTH_BIN=path bash tests/abuse/run.sh --measure --only 1,4
 # Loopback only; needs python3 (stdlib), openssl and ss (iproute2); about 3-5
 # minutes (attacks 7-14, each bounded to 15-25 s, about 2.5 of them).
