@@ -22,7 +22,7 @@
 //!   edge will refuse by its declared length ([`super::answer`]).
 //!
 //! The app tells the wrapper when it starts a request through the
-//! connection's [`ConnShared`], which [`crate::startup`] puts in each
+//! connection's [`ConnShared`], which [`crate::server`] puts in each
 //! request's connection data.
 
 use super::answer::{Answers, Asked};

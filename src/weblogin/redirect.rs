@@ -12,8 +12,9 @@
 //! and `/cbx` for a rule `/cb` all fail; a URL with userinfo or a fragment
 //! is refused outright, and so is a path with an encoded `/`, `\` or `.`,
 //! or a `;`, which a server behind it may still resolve to a `..`, and a
-//! query with a `code` or `state` of its own (WeChat appends both). What is sent on is the URL as parsed (normalised),
-//! so the browser goes exactly where the check looked.
+//! query with a `code` or `state` of its own (WeChat appends both). What is
+//! sent on is the URL as parsed (normalised), so the browser goes exactly
+//! where the check looked.
 
 use std::fmt;
 use url::{Host, Url};
