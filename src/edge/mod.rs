@@ -10,7 +10,9 @@
 //! signatures a second.
 //!
 //! Every refusal here happens before a handler runs, so before any call to a
-//! platform and before any signature is made.
+//! platform and before any signature is made; the signature budget alone is
+//! taken by the login and refresh handlers ([`Edge::take_signature`]), once
+//! the request is whole and checked.
 
 mod answer;
 mod body;
@@ -51,11 +53,6 @@ pub const SIGNATURE_RATE: usize = 1_000;
 /// those that call a platform or sign. Verify-only routes are not limited.
 fn is_rate_limited(path: &str) -> bool {
     matches!(path, "/auth/login" | "/auth/refresh" | "/auth/check") || path.starts_with("/wx/")
-}
-
-/// The routes that sign a token, and take from the signature budget.
-fn signs(path: &str) -> bool {
-    matches!(path, "/auth/login" | "/auth/refresh")
 }
 
 /// The body limit of `path` among `limits` (those over
@@ -214,14 +211,23 @@ impl Edge {
                 retry_after: retry_after_secs(wait),
             });
         }
-        if signs(path) && self.signatures.take().is_err() {
-            return Err(ApiError::Overloaded);
-        }
         let body = LimitedBody::new(req.parts_mut().1.take(), limit);
         req.set_payload(Payload::Stream {
             payload: Box::pin(body),
         });
         Ok(())
+    }
+}
+
+impl Edge {
+    /// Takes one signature from the process-wide budget, or refuses with
+    /// 503 `overloaded`. The login and refresh handlers call it once the
+    /// request is whole and checked (the body parsed, the token verified),
+    /// right before the work that signs: a request that never finishes, or
+    /// is refused for its body or its token, spends nothing, so unfinished
+    /// logins from many addresses cannot starve everyone's logins.
+    pub fn take_signature(&self) -> Result<(), ApiError> {
+        self.signatures.take().map_err(|_| ApiError::Overloaded)
     }
 }
 

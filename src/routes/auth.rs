@@ -2,6 +2,7 @@
 //! `/auth/check`: check, validate, delegate to [`crate::sessions`].
 
 use super::AppState;
+use crate::edge::Edge;
 use crate::error::ApiError;
 use crate::guard::Authenticated;
 use crate::http::JsonObject;
@@ -38,6 +39,7 @@ pub(super) async fn login(
     request: HttpRequest,
     body: web::Json<JsonObject<LoginRequest>>,
     state: web::Data<AppState>,
+    edge: web::Data<Edge>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest {
         code,
@@ -50,6 +52,7 @@ pub(super) async fn login(
         .resolve(appid.as_deref())
         .map_or_else(|_| String::new(), |app| app.appid().to_owned());
     request.extensions_mut().insert(LoginApp(app));
+    edge.take_signature()?;
     let token = state
         .sessions
         .login_with(&Login {
@@ -101,7 +104,9 @@ pub(super) async fn authorize(
 pub(super) async fn refresh(
     user: Authenticated,
     state: web::Data<AppState>,
+    edge: web::Data<Edge>,
 ) -> Result<HttpResponse, ApiError> {
+    edge.take_signature()?;
     let token = state.sessions.refresh(user.token())?;
     Ok(token_response(&token))
 }

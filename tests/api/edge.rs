@@ -660,6 +660,30 @@ async fn past_the_signature_budget_logins_and_refreshes_get_overloaded_whatever_
 }
 
 #[tokio::test]
+async fn a_login_refused_for_its_body_spends_no_signature() {
+    // Arrange: a budget of one signature a second.
+    let app = spawn_app_with(&[("WXAUTH_SIGNATURE_RATE", "1"), ("WXAUTH_CLIENT_RATE", "0")]).await;
+    wechat_accepts_any_code(&app, 1).await;
+
+    // Act: a login whose body never becomes a login (as a slow or junk
+    // body from another address), then a real one.
+    let junk = app
+        .client
+        .post(app.url("/auth/login"))
+        .header("x-forwarded-for", "203.0.113.7")
+        .header("content-type", "application/json")
+        .body(r#"{"code": 5}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(junk, 400, "invalid_request").await;
+    let response = login_from(&app, Some("198.51.100.1")).await;
+
+    // Assert: the one signature of this second went to the real login.
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
 async fn a_full_connection_table_evicts_an_idle_connection_for_a_new_client() {
     let app = spawn_app_with(&[("WXAUTH_MAX_CONNECTIONS", "4")]).await;
     // One client holds every connection, sending nothing.
