@@ -313,6 +313,20 @@ impl EdgeIo {
     /// the connection at all: a connection that never sends one (idle, or a
     /// slow head) costs its buffer here and no HTTP state.
     fn poll_first_head(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.leased(|this| this.first_head(cx))
+    }
+
+    /// Runs `poll` with the connection's buffer at hand. Between polls the
+    /// buffer is kept in the connection's slot, where shedding the
+    /// connection frees it at once ([`super::table`]).
+    fn leased<R>(&mut self, poll: impl FnOnce(&mut Self) -> R) -> R {
+        self.buf = self.slot.take_buffer();
+        let result = poll(self);
+        self.slot.keep_buffer(std::mem::take(&mut self.buf));
+        result
+    }
+
+    fn first_head(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.slot.register(cx.waker());
         loop {
             self.charge()?;
@@ -385,7 +399,14 @@ impl AsyncRead for EdgeIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
+        self.leased(|this| this.read_into(cx, buf))
+    }
+}
+
+impl EdgeIo {
+    /// [`AsyncRead::poll_read`], with the buffer at hand.
+    fn read_into(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self;
         this.slot.register(cx.waker());
         loop {
             this.charge()?;
@@ -458,7 +479,23 @@ impl AsyncWrite for EdgeIo {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
+        // The buffer at hand, so that what is charged counts it.
+        self.leased(|this| this.write_from(cx, data))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+impl EdgeIo {
+    /// [`AsyncWrite::poll_write`], with the buffer at hand.
+    fn write_from(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self;
         this.slot.register(cx.waker());
         if this.slot.evicted() {
             return Poll::Ready(Err(Self::shed()));
@@ -524,14 +561,6 @@ impl AsyncWrite for EdgeIo {
                 }
             };
         }
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
@@ -605,7 +634,7 @@ impl Connections {
         let peer = io.peer_addr().ok();
         let slot = self
             .table
-            .open()
+            .open(super::table::group(peer.map(|addr| addr.ip())))
             .ok_or(actix_http::error::DispatchError::Io(io::Error::new(
                 io::ErrorKind::ConnectionRefused,
                 "every connection is busy",

@@ -16,6 +16,15 @@
 //!   not, the request waits (its client's deadline still running) and, if
 //!   no shed connection is closing already, it sheds those holding the
 //!   most, down to half the budget.
+//! - **Waiting in turn.** Requests waiting for room wait in one queue per
+//!   client address (an IPv6 /64 counts as one), and the queues are woken
+//!   in turn: one client's thousand connections cannot keep another's
+//!   single request waiting behind them.
+//! - **Unfinished requests are freed at once.** Between polls a
+//!   connection's buffer of unframed bytes is kept in its [`Slot`], so
+//!   shedding the connection frees it there and then, whatever its task is
+//!   waiting behind; only what actix holds for an answer waits for the
+//!   task to run.
 //! - **The table.** At most `WXAUTH_MAX_CONNECTIONS` connections are
 //!   counted. A new one past that evicts the connection that has waited on
 //!   its client longest (an idle keep-alive, or the slowest unfinished
@@ -26,8 +35,10 @@
 //! Connections live on several worker threads; each has a [`Slot`] here
 //! (atomics and a waker), and the table itself is one short-held mutex.
 
+use bytes::BytesMut;
 use futures_util::task::AtomicWaker;
 use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
@@ -41,6 +52,19 @@ pub const BUDGET: usize = 4 * 1024 * 1024;
 /// [`super::conn`]).
 pub const ROOM: usize = 64 * 1024;
 
+/// The address a connection waits in turn under: its peer's, an IPv6
+/// peer's /64 (what one host is usually given), an IPv4-mapped one as IPv4.
+pub(super) fn group(peer: Option<IpAddr>) -> IpAddr {
+    match peer {
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+        Some(v4) => v4,
+        None => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
 /// Milliseconds since the process's first connection, never 0 (0 means
 /// "not waiting" in [`Slot::waiting_since`]).
 fn now_ms() -> u64 {
@@ -53,6 +77,10 @@ fn now_ms() -> u64 {
 #[derive(Debug)]
 pub(super) struct Slot {
     id: u64,
+    /// The client address it waits in turn under ([`group`]).
+    group: IpAddr,
+    /// Whether it is in the queue of [`Waiters`].
+    queued: AtomicBool,
     /// Bytes charged to the budget.
     held: AtomicUsize,
     /// Bytes it held when it was shed, counted until it closes.
@@ -63,6 +91,9 @@ pub(super) struct Slot {
     /// Closed by the table: the connection ends at its next poll.
     evicted: AtomicBool,
     waker: AtomicWaker,
+    /// The connection's unframed bytes while its task is not running (see
+    /// [`super::conn`]): shedding frees them at once.
+    buffer: Mutex<BytesMut>,
 }
 
 impl Slot {
@@ -88,9 +119,76 @@ impl Slot {
         self.waiting_since.store(0, Ordering::Release);
     }
 
-    fn evict(&self) {
+    /// The connection's buffer, for its task to work with.
+    pub(super) fn take_buffer(&self) -> BytesMut {
+        std::mem::take(&mut *self.buffer.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Keeps the buffer until the task runs again; dropped if the
+    /// connection was shed meanwhile.
+    pub(super) fn keep_buffer(&self, buffer: BytesMut) {
+        let mut kept = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        if !self.evicted() {
+            *kept = buffer;
+        }
+    }
+
+    /// Ends the connection at its next poll; frees its buffer now (unless
+    /// its task has it at hand), and says how many bytes that freed.
+    fn evict(&self) -> usize {
         self.evicted.store(true, Ordering::Release);
+        let freed = self.take_buffer().capacity();
         self.waker.wake();
+        freed
+    }
+}
+
+/// Connections waiting for room: one queue per client address, the
+/// addresses taking turns.
+#[derive(Debug, Default)]
+struct Waiters {
+    by_group: HashMap<IpAddr, VecDeque<(Arc<Slot>, std::task::Waker)>>,
+    turns: VecDeque<IpAddr>,
+    len: usize,
+}
+
+impl Waiters {
+    fn push(&mut self, slot: &Arc<Slot>, waker: &std::task::Waker) {
+        if slot.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let queue = self.by_group.entry(slot.group).or_default();
+        if queue.is_empty() {
+            self.turns.push_back(slot.group);
+        }
+        queue.push_back((Arc::clone(slot), waker.clone()));
+        self.len += 1;
+    }
+
+    /// The next connection to wake: the first of the next address in turn.
+    /// A connection that has closed meanwhile (only the queue holds its
+    /// slot) or was shed is passed over.
+    fn pop(&mut self) -> Option<std::task::Waker> {
+        while let Some(group) = self.turns.pop_front() {
+            let Some(queue) = self.by_group.get_mut(&group) else {
+                continue;
+            };
+            let next = queue.pop_front();
+            if queue.is_empty() {
+                self.by_group.remove(&group);
+            } else {
+                self.turns.push_back(group);
+            }
+            let Some((slot, waker)) = next else {
+                continue;
+            };
+            self.len -= 1;
+            slot.queued.store(false, Ordering::Release);
+            if Arc::strong_count(&slot) > 1 && !slot.evicted() {
+                return Some(waker);
+            }
+        }
+        None
     }
 }
 
@@ -104,8 +202,8 @@ pub(super) struct Table {
     draining: AtomicUsize,
     next_id: AtomicU64,
     slots: Mutex<HashMap<u64, Arc<Slot>>>,
-    /// Requests waiting for [`ROOM`], first come first woken.
-    waiters: Mutex<VecDeque<std::task::Waker>>,
+    /// Requests waiting for [`ROOM`].
+    waiters: Mutex<Waiters>,
     /// How many wait (read without the lock, on every release).
     queued: AtomicUsize,
 }
@@ -119,15 +217,15 @@ impl Table {
             draining: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             slots: Mutex::new(HashMap::new()),
-            waiters: Mutex::new(VecDeque::new()),
+            waiters: Mutex::new(Waiters::default()),
             queued: AtomicUsize::new(0),
         }
     }
 
     /// A slot for a new connection, evicting the one that has waited on its
     /// client longest when the table is full; `None` when every connection
-    /// is busy.
-    pub(super) fn open(&self) -> Option<Arc<Slot>> {
+    /// is busy. `group`: the client address it waits in turn under.
+    pub(super) fn open(&self, group: IpAddr) -> Option<Arc<Slot>> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         if slots.len() >= self.max_connections {
             let victim = slots
@@ -141,11 +239,14 @@ impl Table {
         }
         let slot = Arc::new(Slot {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            group,
+            queued: AtomicBool::new(false),
             held: AtomicUsize::new(0),
             draining: AtomicUsize::new(0),
             waiting_since: AtomicU64::new(now_ms()),
             evicted: AtomicBool::new(false),
             waker: AtomicWaker::new(),
+            buffer: Mutex::new(BytesMut::new()),
         });
         slots.insert(slot.id, Arc::clone(&slot));
         Some(slot)
@@ -153,13 +254,18 @@ impl Table {
 
     /// The connection ended: its slot and its charge are given back.
     pub(super) fn close(&self, slot: &Slot) {
-        let released = self.release_all(slot);
-        let drained = slot.draining.swap(0, Ordering::AcqRel);
-        self.draining.fetch_sub(drained, Ordering::AcqRel);
+        // Out of the table first: every shed happens under this lock, so
+        // past it no shed of this slot is under way or to come, and what
+        // one counted as draining is given back below (else it would be
+        // counted for ever, and no more requests let through).
         self.slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&slot.id);
+        drop(slot.take_buffer());
+        let released = self.release_all(slot);
+        let drained = slot.draining.swap(0, Ordering::AcqRel);
+        self.draining.fetch_sub(drained, Ordering::AcqRel);
         self.wake_waiters(released.saturating_add(drained));
     }
 
@@ -168,16 +274,12 @@ impl Table {
     /// not, `waker` is woken once bytes are given back, and the connections
     /// holding the most are shed down to half the budget unless some shed
     /// already are still closing.
-    pub(super) fn admit(&self, slot: &Slot, waker: &std::task::Waker) -> bool {
+    pub(super) fn admit(&self, slot: &Arc<Slot>, waker: &std::task::Waker) -> bool {
         if self.has_room() {
+            self.pass_on();
             return true;
         }
-        let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
-        if !waiters.iter().any(|waiting| waiting.will_wake(waker)) {
-            waiters.push_back(waker.clone());
-            self.queued.store(waiters.len(), Ordering::Release);
-        }
-        drop(waiters);
+        self.wait(slot, waker);
         if self.draining.load(Ordering::Acquire) < ROOM {
             // Down to half the budget at once, so that one round of closes
             // lets many waiting requests through, not one.
@@ -203,6 +305,31 @@ impl Table {
         self.has_room()
     }
 
+    fn wait(&self, slot: &Arc<Slot>, waker: &std::task::Waker) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+        waiters.push(slot, waker);
+        self.queued.store(waiters.len, Ordering::Release);
+    }
+
+    /// One let through wakes the next waiting, so that a round of closes
+    /// lets as many through as there is room for.
+    fn pass_on(&self) {
+        if self.queued.load(Ordering::Acquire) > 0 {
+            self.wake(1);
+        }
+    }
+
+    fn wake(&self, count: usize) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+        for _ in 0..count {
+            match waiters.pop() {
+                Some(waker) => waker.wake(),
+                None => break,
+            }
+        }
+        self.queued.store(waiters.len, Ordering::Release);
+    }
+
     fn has_room(&self) -> bool {
         self.held
             .load(Ordering::Acquire)
@@ -211,29 +338,24 @@ impl Table {
             <= self.budget
     }
 
-    /// Wakes the requests that `released` bytes may make room for (one at
-    /// least; each one let through wakes the next while there is room).
+    /// Wakes those waiting that `released` bytes may make room for (one at
+    /// least; each one let through wakes the next, [`Self::pass_on`]).
     fn wake_waiters(&self, released: usize) {
         if released == 0 || self.queued.load(Ordering::Acquire) == 0 {
             return;
         }
-        let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
-        for _ in 0..=released / ROOM {
-            match waiters.pop_front() {
-                Some(waker) => waker.wake(),
-                None => break,
-            }
-        }
-        self.queued.store(waiters.len(), Ordering::Release);
+        self.wake(released / ROOM + 1);
     }
 
-    /// Closes `slot` for the table: its bytes count as draining until the
-    /// connection has closed.
+    /// Closes `slot` for the table: what its buffer held is freed now, the
+    /// rest (what actix holds for an answer, or a buffer its task has at
+    /// hand) counts as draining until the connection has closed.
     fn shed(&self, slot: &Slot) {
         let held = self.release_all(slot);
-        slot.draining.fetch_add(held, Ordering::AcqRel);
-        self.draining.fetch_add(held, Ordering::AcqRel);
-        slot.evict();
+        let left = held.saturating_sub(slot.evict());
+        slot.draining.fetch_add(left, Ordering::AcqRel);
+        self.draining.fetch_add(left, Ordering::AcqRel);
+        self.wake_waiters(held - left);
     }
 
     /// Sets what `slot` holds to `bytes`. Past the budget, the connection
@@ -300,12 +422,14 @@ impl Table {
 mod tests {
     use super::*;
 
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     #[test]
     fn past_the_budget_the_connection_holding_the_most_oldest_first_is_shed() {
         let table = Table::new(100, 100);
-        let a = table.open().unwrap();
-        let b = table.open().unwrap();
-        let c = table.open().unwrap();
+        let a = table.open(LOCAL).unwrap();
+        let b = table.open(LOCAL).unwrap();
+        let c = table.open(LOCAL).unwrap();
         assert!(table.hold(&a, 40));
         assert!(table.hold(&b, 40));
         assert_eq!(table.held(), 80);
@@ -334,9 +458,9 @@ mod tests {
         let table = Table::new(100, 4 * ROOM);
         let flag = Arc::new(Flag(AtomicBool::new(false)));
         let waker = std::task::Waker::from(Arc::clone(&flag));
-        let holder = table.open().unwrap();
-        let small = table.open().unwrap();
-        let newcomer = table.open().unwrap();
+        let holder = table.open(LOCAL).unwrap();
+        let small = table.open(LOCAL).unwrap();
+        let newcomer = table.open(LOCAL).unwrap();
         assert!(table.admit(&newcomer, &waker));
         assert!(table.hold(&small, 1));
         // Within the budget, but without room for one more answer.
@@ -361,8 +485,8 @@ mod tests {
     fn a_request_without_room_sheds_the_largest_holders_down_to_half_the_budget() {
         let table = Table::new(100, 8 * ROOM);
         let waker = futures_util::task::noop_waker();
-        let holders: Vec<_> = (0..6).map(|_| table.open().unwrap()).collect();
-        let newcomer = table.open().unwrap();
+        let holders: Vec<_> = (0..6).map(|_| table.open(LOCAL).unwrap()).collect();
+        let newcomer = table.open(LOCAL).unwrap();
         for (holder, size) in holders.iter().zip([1, 2, 1, 2, 1, 1]) {
             assert!(table.hold(holder, size * ROOM));
         }
@@ -380,18 +504,78 @@ mod tests {
     }
 
     #[test]
+    fn a_shed_connection_s_kept_buffer_is_freed_at_once() {
+        let table = Table::new(100, 8 * ROOM);
+        let waker = futures_util::task::noop_waker();
+        let holder = table.open(LOCAL).unwrap();
+        let newcomer = table.open(LOCAL).unwrap();
+        // Between polls the holder's unfinished request waits in its slot.
+        let buffer = BytesMut::with_capacity(7 * ROOM + 1);
+        let size = buffer.capacity();
+        holder.keep_buffer(buffer);
+        assert!(table.hold(&holder, size));
+        // No room for the newcomer's answer: the holder is shed for it, and
+        // its bytes are gone now, not when its task next runs, so the
+        // newcomer goes through without waiting for the close.
+        assert!(table.admit(&newcomer, &waker));
+        assert!(holder.evicted());
+        assert_eq!(holder.take_buffer().capacity(), 0);
+        assert_eq!(table.draining.load(Ordering::Acquire), 0);
+        // A buffer its task had at hand is dropped when it is given back.
+        let mut again = BytesMut::with_capacity(ROOM);
+        again.extend_from_slice(b"GET");
+        holder.keep_buffer(again);
+        assert_eq!(holder.take_buffer().capacity(), 0);
+    }
+
+    #[test]
+    fn waiting_requests_are_woken_one_address_at_a_time() {
+        let table = Table::new(100, 2 * ROOM);
+        let crowd = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 1, 1));
+        let flags: Vec<_> = (0..4)
+            .map(|_| Arc::new(Flag(AtomicBool::new(false))))
+            .collect();
+        let holder = table.open(LOCAL).unwrap();
+        assert!(table.hold(&holder, ROOM + 1));
+        // Three requests from one address wait, then one from another.
+        for (n, flag) in flags.iter().enumerate() {
+            let slot = table.open(if n < 3 { crowd } else { LOCAL }).unwrap();
+            let waker = std::task::Waker::from(Arc::clone(flag));
+            assert!(!table.admit(&slot, &waker));
+            std::mem::forget(slot); // still open
+        }
+        // Room for two: the first of the crowd, then the other address's,
+        // not the crowd's second.
+        table.wake(2);
+        let woken: Vec<bool> = flags
+            .iter()
+            .map(|flag| flag.0.load(Ordering::Acquire))
+            .collect();
+        assert_eq!(woken, [true, false, false, true]);
+    }
+
+    #[test]
+    fn an_ipv6_client_waits_in_turn_under_its_64() {
+        let peer = |text: &str| group(Some(text.parse().unwrap()));
+        assert_eq!(peer("2001:db8:1:2:aaaa::1"), peer("2001:db8:1:2:bbbb::9"));
+        assert_ne!(peer("2001:db8:1:2::1"), peer("2001:db8:1:3::1"));
+        assert_eq!(peer("::ffff:192.0.2.7"), peer("192.0.2.7"));
+        assert_ne!(peer("192.0.2.7"), peer("192.0.2.8"));
+    }
+
+    #[test]
     fn a_full_table_evicts_the_longest_waiting_never_a_busy_one() {
         let table = Table::new(2, usize::MAX);
-        let first = table.open().unwrap();
-        let second = table.open().unwrap();
+        let first = table.open(LOCAL).unwrap();
+        let second = table.open(LOCAL).unwrap();
         first.busy();
-        let third = table.open().unwrap();
+        let third = table.open(LOCAL).unwrap();
         assert!(!first.evicted() && second.evicted() && !third.evicted());
         third.busy();
         // Everyone busy: the newcomer is refused.
-        assert!(table.open().is_none());
+        assert!(table.open(LOCAL).is_none());
         first.waiting();
-        assert!(table.open().is_some());
+        assert!(table.open(LOCAL).is_some());
         assert!(first.evicted());
     }
 }
