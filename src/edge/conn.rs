@@ -5,7 +5,9 @@
 //!   splits requests exactly as actix will); only whole request heads, and
 //!   body bytes as they come, are handed to actix. The buffer is charged to
 //!   the process-wide budget of the connection table ([`super::table`]), and
-//!   given back as soon as it is empty. A head longer than [`MAX_HEAD`] gets
+//!   given back as soon as it is empty. Between polls the buffer is kept in
+//!   the connection's slot, so that shedding the connection frees it at
+//!   once, not when its task next runs. A head longer than [`MAX_HEAD`] gets
 //!   a 431, whatever the pieces it arrives in.
 //! - **Pipelining.** actix-http decodes every request head in its read
 //!   buffer before the first is answered; the wrapper hands actix at most
