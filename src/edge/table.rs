@@ -165,6 +165,23 @@ impl Waiters {
         self.len += 1;
     }
 
+    /// Drops the connections that have closed or were shed.
+    fn forget_closed(&mut self) {
+        for queue in self.by_group.values_mut() {
+            queue.retain(|(slot, _)| {
+                let waiting = Arc::strong_count(slot) > 1 && !slot.evicted();
+                if !waiting {
+                    slot.queued.store(false, Ordering::Release);
+                }
+                waiting
+            });
+        }
+        self.by_group.retain(|_, queue| !queue.is_empty());
+        let by_group = &self.by_group;
+        self.turns.retain(|group| by_group.contains_key(group));
+        self.len = self.by_group.values().map(VecDeque::len).sum();
+    }
+
     /// The next connection to wake: the first of the next address in turn.
     /// A connection that has closed meanwhile (only the queue holds its
     /// slot) or was shed is passed over.
@@ -308,6 +325,11 @@ impl Table {
     fn wait(&self, slot: &Arc<Slot>, waker: &std::task::Waker) {
         let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
         waiters.push(slot, waker);
+        if waiters.len > self.max_connections.saturating_mul(2) {
+            // Connections that closed while waiting leave only when popped:
+            // the queue never holds more than twice the table.
+            waiters.forget_closed();
+        }
         self.queued.store(waiters.len, Ordering::Release);
     }
 
@@ -552,6 +574,22 @@ mod tests {
             .map(|flag| flag.0.load(Ordering::Acquire))
             .collect();
         assert_eq!(woken, [true, false, false, true]);
+    }
+
+    #[test]
+    fn connections_that_closed_while_waiting_do_not_pile_up() {
+        let table = Table::new(4, ROOM);
+        let waker = futures_util::task::noop_waker();
+        let holder = table.open(LOCAL).unwrap();
+        assert!(table.hold(&holder, 1));
+        // No room ever (the budget is one answer): each newcomer waits, and
+        // closes while it waits.
+        for _ in 0..100 {
+            let slot = table.open(LOCAL).unwrap();
+            assert!(!table.admit(&slot, &waker));
+            table.close(&slot);
+            assert!(table.queued.load(Ordering::Acquire) <= 2 * 4 + 1);
+        }
     }
 
     #[test]
