@@ -199,9 +199,16 @@ impl EdgeIo {
                 && !self.table.admit(&self.slot, cx.waker())
             {
                 // No room in the budget for another answer: the request
-                // waits for connections being shed to close. Held back by
-                // us, not by its client: the table must not evict it.
-                self.slot.busy();
+                // waits for connections being shed to close. Nothing of it
+                // has reached the app, so, unless an earlier request is
+                // still being answered, the table may evict it (the oldest
+                // waiting first): a client's thousand connections waiting
+                // here must not fill the table against newcomers.
+                if self.heads <= self.answers.done() {
+                    self.slot.waiting();
+                } else {
+                    self.slot.busy();
+                }
                 return if self.cleared > 0 {
                     Poll::Ready(Ok(()))
                 } else {
