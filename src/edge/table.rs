@@ -7,15 +7,15 @@
 //!   to one process-wide [`BUDGET`]. A charge past it sheds the connection
 //!   holding the most, oldest first; that is the only way many connections,
 //!   each within its own limits, could add up to more memory.
-//! - **Room for an answer.** A shed connection's bytes are freed only when
-//!   its task next runs, after every task already queued on its worker; in
-//!   a burst of new connections each would make its answer before any shed
-//!   one is gone. So what a shed connection held still counts until it has
-//!   closed, and a new request is let through to the app only while the
-//!   budget has [`ROOM`] left for its answer ([`Table::admit`]); when it has
-//!   not, the request waits (its client's deadline still running) and, if
-//!   no shed connection is closing already, it sheds those holding the
-//!   most, down to half the budget.
+//! - **Room for an answer.** What actix holds for a shed connection's
+//!   answer is freed only when its task next runs, after every task already
+//!   queued on its worker; in a burst of new connections each would make
+//!   its answer before any shed one is gone. So that still counts until the
+//!   connection has closed, and a new request is let through to the app
+//!   only while the budget has [`ROOM`] left for its answer
+//!   ([`Table::admit`]); when it has not, the request waits (its client's
+//!   deadline still running) and, if no shed connection is closing already,
+//!   it sheds those holding the most, down to half the budget.
 //! - **Waiting in turn.** Requests waiting for room wait in one queue per
 //!   client address (an IPv6 /64 counts as one), and the queues are woken
 //!   in turn: one client's thousand connections cannot keep another's
@@ -133,6 +133,15 @@ impl Slot {
         }
     }
 
+    /// Where it comes in the order connections are shed in (the least
+    /// first): the most held first, the oldest first among equals.
+    fn shed_order(&self) -> (std::cmp::Reverse<usize>, u64) {
+        (
+            std::cmp::Reverse(self.held.load(Ordering::Acquire)),
+            self.id,
+        )
+    }
+
     /// Ends the connection at its next poll; frees its buffer now (unless
     /// its task has it at hand), and says how many bytes that freed.
     fn evict(&self) -> usize {
@@ -141,6 +150,12 @@ impl Slot {
         self.waker.wake();
         freed
     }
+}
+
+/// Whether a queued connection still waits: it has not closed (then only
+/// the queue holds its slot) nor been shed.
+fn still_waiting(slot: &Arc<Slot>) -> bool {
+    Arc::strong_count(slot) > 1 && !slot.evicted()
 }
 
 /// Connections waiting for room: one queue per client address, the
@@ -169,7 +184,7 @@ impl Waiters {
     fn forget_closed(&mut self) {
         for queue in self.by_group.values_mut() {
             queue.retain(|(slot, _)| {
-                let waiting = Arc::strong_count(slot) > 1 && !slot.evicted();
+                let waiting = still_waiting(slot);
                 if !waiting {
                     slot.queued.store(false, Ordering::Release);
                 }
@@ -201,7 +216,7 @@ impl Waiters {
             };
             self.len -= 1;
             slot.queued.store(false, Ordering::Release);
-            if Arc::strong_count(&slot) > 1 && !slot.evicted() {
+            if still_waiting(&slot) {
                 return Some(waker);
             }
         }
@@ -301,13 +316,13 @@ impl Table {
             // Down to half the budget at once, so that one round of closes
             // lets many waiting requests through, not one.
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut holders: Vec<(usize, u64)> = slots
+            let mut holders: Vec<_> = slots
                 .values()
                 .filter(|other| other.id != slot.id)
-                .map(|other| (other.held.load(Ordering::Acquire), other.id))
-                .filter(|(held, _)| *held > 0)
+                .map(|other| other.shed_order())
+                .filter(|(std::cmp::Reverse(held), _)| *held > 0)
                 .collect();
-            holders.sort_unstable_by_key(|(held, id)| (std::cmp::Reverse(*held), *id));
+            holders.sort_unstable();
             for (_, victim) in holders {
                 if self.held.load(Ordering::Acquire) <= self.budget / 2 {
                     break;
@@ -406,12 +421,7 @@ impl Table {
         while self.held.load(Ordering::Acquire) > self.budget {
             let Some(victim) = slots
                 .values()
-                .max_by_key(|other| {
-                    (
-                        other.held.load(Ordering::Acquire),
-                        std::cmp::Reverse(other.id),
-                    )
-                })
+                .min_by_key(|other| other.shed_order())
                 .map(|other| other.id)
             else {
                 break;
