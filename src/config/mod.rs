@@ -305,8 +305,9 @@ pub struct EdgeSettings {
     #[arg(long, env = "WXAUTH_CLIENT_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=3_600), value_name = "SECONDS")]
     pub client_timeout: i64,
 
-    /// Open client connections per process; past it a new one evicts the
-    /// connection that has waited on its client longest. The default keeps
+    /// Open client connections per process; past it a new one evicts, of
+    /// the client address with the most connections, the one that has
+    /// waited on its client longest. The default keeps
     /// a replica under 64 MiB under attack (README.md, "At the edge")
     /// (1 to 1000000).
     #[arg(long, env = "WXAUTH_MAX_CONNECTIONS", default_value_t = 2_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000), value_name = "CONNECTIONS")]

@@ -3,8 +3,9 @@
 //! requests, every request must arrive and every answer be taken within
 //! `WXAUTH_CLIENT_TIMEOUT`, and the bytes held for clients stay under one
 //! process-wide budget ([`EdgeIo`], [`Connections`]); the connection table
-//! (`WXAUTH_MAX_CONNECTIONS`), where a newcomer evicts the connection that
-//! has waited on its client longest; body limits that count the bytes
+//! (`WXAUTH_MAX_CONNECTIONS`), where a newcomer evicts, of the client
+//! address with the most connections, the one that has waited on its
+//! client longest; body limits that count the bytes
 //! received; no decompression; a rate limit per client address on the
 //! routes that call a platform or sign, and a process-wide budget of
 //! signatures a second.

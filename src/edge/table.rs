@@ -26,10 +26,12 @@
 //!   waiting behind; only what actix holds for an answer waits for the
 //!   task to run.
 //! - **The table.** At most `WXAUTH_MAX_CONNECTIONS` connections are
-//!   counted. A new one past that evicts the connection that has waited on
-//!   its client longest (an idle keep-alive, or the slowest unfinished
-//!   request), never one whose request is being answered; so one address
-//!   holding every slot cannot keep another client out. Only when every
+//!   counted. A new one past that evicts, of the client address holding the
+//!   most connections, the one that has waited on its client longest (an
+//!   idle keep-alive, or the slowest unfinished request), never one whose
+//!   request is being answered; so one address holding every slot cannot
+//!   keep another client out, nor, churning through the table, push out
+//!   another's connection that is waiting its turn. Only when every
 //!   connection is busy is the newcomer closed unanswered.
 //!
 //! Connections live on several worker threads; each has a [`Slot`] here
@@ -79,6 +81,9 @@ pub(super) struct Slot {
     id: u64,
     /// The client address it waits in turn under ([`group`]).
     group: IpAddr,
+    /// How many connections of that address the table counts (shared by
+    /// them; changed only under the table's lock).
+    peers: Arc<AtomicUsize>,
     /// Whether it is in the queue of [`Waiters`].
     queued: AtomicBool,
     /// Bytes charged to the budget.
@@ -224,6 +229,57 @@ impl Waiters {
     }
 }
 
+/// The connections the table counts, and how many each address has.
+#[derive(Debug, Default)]
+struct Slots {
+    by_id: HashMap<u64, Arc<Slot>>,
+    by_group: HashMap<IpAddr, Arc<AtomicUsize>>,
+}
+
+impl Slots {
+    fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Arc<Slot>> {
+        self.by_id.values()
+    }
+
+    /// The count a new connection of `group` shares with its peers.
+    fn peers(&mut self, group: IpAddr) -> Arc<AtomicUsize> {
+        Arc::clone(self.by_group.entry(group).or_default())
+    }
+
+    fn insert(&mut self, slot: &Arc<Slot>) {
+        slot.peers.fetch_add(1, Ordering::Relaxed);
+        self.by_id.insert(slot.id, Arc::clone(slot));
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Arc<Slot>> {
+        let slot = self.by_id.remove(&id)?;
+        if slot.peers.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.by_group.remove(&slot.group);
+        }
+        Some(slot)
+    }
+
+    /// The connection a newcomer to a full table evicts: of the address
+    /// with the most connections, the one waiting on its client longest;
+    /// none when every connection is busy.
+    fn eviction(&self) -> Option<u64> {
+        self.values()
+            .filter(|slot| slot.waiting_since.load(Ordering::Acquire) != 0)
+            .min_by_key(|slot| {
+                (
+                    std::cmp::Reverse(slot.peers.load(Ordering::Relaxed)),
+                    slot.waiting_since.load(Ordering::Acquire),
+                    slot.id,
+                )
+            })
+            .map(|slot| slot.id)
+    }
+}
+
 /// The connection table and the budget; see the module.
 #[derive(Debug)]
 pub(super) struct Table {
@@ -233,7 +289,7 @@ pub(super) struct Table {
     /// Bytes of shed connections that have not closed yet.
     draining: AtomicUsize,
     next_id: AtomicU64,
-    slots: Mutex<HashMap<u64, Arc<Slot>>>,
+    slots: Mutex<Slots>,
     /// Requests waiting for [`ROOM`].
     waiters: Mutex<Waiters>,
     /// How many wait (read without the lock, on every release).
@@ -248,30 +304,28 @@ impl Table {
             held: AtomicUsize::new(0),
             draining: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(Slots::default()),
             waiters: Mutex::new(Waiters::default()),
             queued: AtomicUsize::new(0),
         }
     }
 
-    /// A slot for a new connection, evicting the one that has waited on its
-    /// client longest when the table is full; `None` when every connection
-    /// is busy. `group`: the client address it waits in turn under.
+    /// A slot for a new connection; when the table is full, evicting of the
+    /// address with the most connections the one that has waited on its
+    /// client longest. `None` when every connection is busy. `group`: the
+    /// client address it counts and waits in turn under.
     pub(super) fn open(&self, group: IpAddr) -> Option<Arc<Slot>> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         if slots.len() >= self.max_connections {
-            let victim = slots
-                .values()
-                .filter(|slot| slot.waiting_since.load(Ordering::Acquire) != 0)
-                .min_by_key(|slot| (slot.waiting_since.load(Ordering::Acquire), slot.id))
-                .map(|slot| slot.id)?;
-            if let Some(slot) = slots.remove(&victim) {
+            let victim = slots.eviction()?;
+            if let Some(slot) = slots.remove(victim) {
                 self.shed(&slot);
             }
         }
         let slot = Arc::new(Slot {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             group,
+            peers: slots.peers(group),
             queued: AtomicBool::new(false),
             held: AtomicUsize::new(0),
             draining: AtomicUsize::new(0),
@@ -280,7 +334,7 @@ impl Table {
             waker: AtomicWaker::new(),
             buffer: Mutex::new(BytesMut::new()),
         });
-        slots.insert(slot.id, Arc::clone(&slot));
+        slots.insert(&slot);
         Some(slot)
     }
 
@@ -293,7 +347,7 @@ impl Table {
         self.slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(&slot.id);
+            .remove(slot.id);
         drop(slot.take_buffer());
         let released = self.release_all(slot);
         let drained = slot.draining.swap(0, Ordering::AcqRel);
@@ -327,7 +381,7 @@ impl Table {
                 if self.held.load(Ordering::Acquire) <= self.budget / 2 {
                     break;
                 }
-                if let Some(other) = slots.remove(&victim) {
+                if let Some(other) = slots.remove(victim) {
                     self.shed(&other);
                 }
             }
@@ -426,7 +480,7 @@ impl Table {
             else {
                 break;
             };
-            let Some(other) = slots.remove(&victim) else {
+            let Some(other) = slots.remove(victim) else {
                 break;
             };
             self.shed(&other);
@@ -609,6 +663,35 @@ mod tests {
         assert_ne!(peer("2001:db8:1:2::1"), peer("2001:db8:1:3::1"));
         assert_eq!(peer("::ffff:192.0.2.7"), peer("192.0.2.7"));
         assert_ne!(peer("192.0.2.7"), peer("192.0.2.8"));
+    }
+
+    #[test]
+    fn a_full_table_evicts_from_the_address_holding_the_most() {
+        let table = Table::new(4, usize::MAX);
+        let crowd = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 1, 1));
+        // Another client's connection waits longest (its request waiting
+        // for room, say); the crowd's three came after it.
+        let lone = table.open(LOCAL).unwrap();
+        let crowded: Vec<_> = (0..3).map(|_| table.open(crowd).unwrap()).collect();
+        // The crowd churns through the table: each newcomer takes the
+        // place of the crowd's oldest, never the other client's.
+        for round in 0..3 {
+            let newcomer = table.open(crowd).unwrap();
+            assert!(crowded.get(round).unwrap().evicted());
+            assert!(!lone.evicted() && !newcomer.evicted());
+        }
+        // Counts follow closes: an address gone, its entry too.
+        assert_eq!(table.slots.lock().unwrap().by_group.len(), 2);
+        table.close(&lone);
+        assert_eq!(table.slots.lock().unwrap().by_group.len(), 1);
+        // Two addresses with as many: the longest waiting of them goes.
+        let table = Table::new(4, usize::MAX);
+        let first = table.open(crowd).unwrap();
+        let second = table.open(LOCAL).unwrap();
+        let _third = table.open(crowd).unwrap();
+        let _fourth = table.open(LOCAL).unwrap();
+        table.open(LOCAL).unwrap();
+        assert!(first.evicted() && !second.evicted());
     }
 
     #[test]
