@@ -201,9 +201,10 @@ impl EdgeIo {
                 // No room in the budget for another answer: the request
                 // waits for connections being shed to close. Nothing of it
                 // has reached the app, so, unless an earlier request is
-                // still being answered, the table may evict it (the oldest
-                // waiting first): a client's thousand connections waiting
-                // here must not fill the table against newcomers.
+                // still being answered, the table may evict it (after
+                // those waiting on their clients): a client's thousand
+                // connections waiting here must not fill the table against
+                // newcomers.
                 if self.heads <= self.answers.done() {
                     self.slot.waiting();
                 } else {

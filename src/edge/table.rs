@@ -28,8 +28,9 @@
 //! - **The table.** At most `WXAUTH_MAX_CONNECTIONS` connections are
 //!   counted. A new one past that evicts, of the client address holding the
 //!   most connections, the one that has waited on its client longest (an
-//!   idle keep-alive, or the slowest unfinished request), never one whose
-//!   request is being answered; so one address holding every slot cannot
+//!   idle keep-alive, or the slowest unfinished request; a whole request
+//!   waiting for room only after those), never one whose request is being
+//!   answered; so one address holding every slot cannot
 //!   keep another client out, nor, churning through the table, push out
 //!   another's connection that is waiting its turn. Only when every
 //!   connection is busy is the newcomer closed unanswered.
@@ -264,14 +265,16 @@ impl Slots {
     }
 
     /// The connection a newcomer to a full table evicts: of the address
-    /// with the most connections, the one waiting on its client longest;
-    /// none when every connection is busy.
+    /// with the most connections, the one waiting on its client longest (a
+    /// whole request waiting for room only after those); none when every
+    /// connection is busy.
     fn eviction(&self) -> Option<u64> {
         self.values()
             .filter(|slot| slot.waiting_since.load(Ordering::Acquire) != 0)
             .min_by_key(|slot| {
                 (
                     std::cmp::Reverse(slot.peers.load(Ordering::Relaxed)),
+                    slot.queued.load(Ordering::Acquire),
                     slot.waiting_since.load(Ordering::Acquire),
                     slot.id,
                 )
@@ -692,6 +695,29 @@ mod tests {
         let _fourth = table.open(LOCAL).unwrap();
         table.open(LOCAL).unwrap();
         assert!(first.evicted() && !second.evicted());
+    }
+
+    #[test]
+    fn a_full_table_evicts_a_request_waiting_for_room_last() {
+        // Every address with one connection (many attackers, one each):
+        // the oldest is a whole request waiting for room in the budget.
+        let table = Table::new(3, 2 * ROOM);
+        let waker = futures_util::task::noop_waker();
+        let address = |n| IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 1, n));
+        let request = table.open(LOCAL).unwrap();
+        let holder = table.open(address(1)).unwrap();
+        assert!(table.hold(&holder, ROOM + 1));
+        // The request waits for the holder shed for it to close.
+        assert!(!table.admit(&request, &waker));
+        assert!(holder.evicted());
+        let idle = table.open(address(2)).unwrap();
+        let slow = table.open(address(3)).unwrap();
+        // Newcomers take the places of those waiting on their clients,
+        // though the request has waited longer.
+        let newcomer = table.open(address(4)).unwrap();
+        assert!(idle.evicted() && !slow.evicted() && !request.evicted());
+        table.open(address(5)).unwrap();
+        assert!(slow.evicted() && !newcomer.evicted() && !request.evicted());
     }
 
     #[test]
