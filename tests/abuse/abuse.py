@@ -324,9 +324,10 @@ def parse_response(buf, eof=False):
 
 
 class Resp:
-    def __init__(self, status=None, headers=None, body=b"", latency=0.0, error=None):
+    def __init__(self, status=None, headers=None, body=b"", latency=0.0, error=None, connect=None):
         self.status, self.headers, self.body = status, headers or {}, body
         self.latency, self.error = latency, error
+        self.connect = connect  # seconds to connect, when it did
 
     def json(self):
         try:
@@ -364,10 +365,12 @@ def http(method, path, port, body=None, headers=None, src=HOST, timeout=5.0):
     t0 = time.monotonic()
     deadline = t0 + timeout
     s = socket.socket()
+    connect = None
     try:
         s.settimeout(timeout)
         s.bind((src, 0))
         s.connect((HOST, port))
+        connect = time.monotonic() - t0
         s.sendall(request_bytes(method, path, port, body, headers))
         buf = bytearray()
         while True:
@@ -385,9 +388,9 @@ def http(method, path, port, body=None, headers=None, src=HOST, timeout=5.0):
                     break
                 raise ConnectionError(f"closed after {len(buf)} bytes")
             buf += data
-        return Resp(r[0], r[1], r[2], time.monotonic() - t0)
+        return Resp(r[0], r[1], r[2], time.monotonic() - t0, connect=connect)
     except (OSError, ValueError) as e:
-        return Resp(None, latency=time.monotonic() - t0, error=f"{type(e).__name__}: {e}")
+        return Resp(None, latency=time.monotonic() - t0, error=f"{type(e).__name__}: {e}", connect=connect)
     finally:
         s.close()
 
@@ -593,6 +596,7 @@ class LatencyProbe(threading.Thread):
         self.halt = threading.Event()
         self.lat = {"/healthz": [], "/auth/me": []}
         self.bad = collections.Counter()
+        self.slowest = {}  # path -> the slowest Resp, to tell a slow connect from a slow answer
 
     def run(self):
         i = 0
@@ -601,6 +605,8 @@ class LatencyProbe(threading.Thread):
             i += 1
             r = http("GET", path, self.port, headers=bearer(self.token), timeout=5)
             self.lat[path].append(r.latency)
+            if path not in self.slowest or r.latency > self.slowest[path].latency:
+                self.slowest[path] = r
             if r.status != 200:
                 self.bad[f"{path} {r}"] += 1
             self.halt.wait(self.period)
@@ -665,6 +671,55 @@ def new_keys(ctx, alg="eddsa", kid="abuse1"):
     return d
 
 
+CONNTRACK = "/proc/sys/net/netfilter/nf_conntrack_"
+CONNTRACK_ROOM = 1 << 20  # entries: the suite's ~200,000 at its peak, and what ran before it
+
+
+def conntrack_entries():
+    """(entries, table size) of the kernel's connection tracking, or None
+    where netfilter tracks nothing."""
+    try:
+        with open(CONNTRACK + "count") as f, open(CONNTRACK + "max") as g:
+            return int(f.read()), int(g.read())
+    except (OSError, ValueError):
+        return None
+
+
+def conntrack_drops():
+    """Packets connection tracking has dropped so far (a full table), or None."""
+    try:
+        with open("/proc/net/stat/nf_conntrack") as f:
+            head = f.readline().split()
+            rows = [line.split() for line in f]
+    except OSError:
+        return None
+    cols = [head.index(c) for c in ("drop", "early_drop", "insert_failed") if c in head]
+    return sum(int(row[i], 16) for row in rows for i in cols if i < len(row))
+
+
+def roomy_conntrack():
+    """Where netfilter tracks connections (podman's NAT rules load it), every
+    loopback connection holds an entry for two minutes after it closes
+    (TIME_WAIT), and the attacks open about a million in three minutes. A
+    full table drops new SYNs: the well-behaved client's connect then waits
+    1-3 s for its retransmit, a fault of the host, not of the server. So the
+    table is raised to CONNTRACK_ROOM, and left so: put back at exit, it
+    would be fuller than its old size for two minutes, and whatever runs
+    next could not connect."""
+    now = conntrack_entries()
+    if now is None or now[1] >= CONNTRACK_ROOM:
+        return
+    try:
+        with open(CONNTRACK + "max", "w") as f:
+            f.write(str(CONNTRACK_ROOM))
+    except OSError as e:
+        print(f"     WARNING: connection tracking holds {now[1]:,} entries at most and cannot be raised ({e}); "
+              "a full table shows as connects of 1-3 s", flush=True)
+        return
+    print(f"     connection tracking: table raised from {now[1]:,} to {CONNTRACK_ROOM:,} entries "
+          f"({now[0]:,} in use; sysctl net.netfilter.nf_conntrack_max={now[1]} puts it back)", flush=True)
+
+
 class Attack:
     """The common frame: a fresh server, its sampler, the prober, and the (b)
     and (c) checks, the server's death reported with its log tail."""
@@ -675,6 +730,7 @@ class Attack:
         self.server = Server(ctx, self.keys_dir, extra, name=f"attack{key}")
         self.prober = None
         self.t0 = None
+        self.drops0 = None
         ctx.rows[key] = {"fail": 0, "peak": None, "note": "", "title": title}
 
     def check(self, ok, text, detail=""):
@@ -694,12 +750,15 @@ class Attack:
         time.sleep(0.3)  # let start-up allocations settle before the idle reading
         self.idle_mib = self.server.rss_mib() or 0
         self.idle_fds = self.server.fds() or 0
-        print(f"     idle: {self.idle_mib:.1f} MiB, {self.idle_fds} fds", flush=True)
+        tracked = conntrack_entries()
+        print(f"     idle: {self.idle_mib:.1f} MiB, {self.idle_fds} fds"
+              + (f"; conntrack {tracked[0]:,} of {tracked[1]:,}" if tracked else ""), flush=True)
         return self
 
     def begin(self):
         """The attack starts: the prober and the peak window start with it."""
         self.hwm_reset = reset_hwm(self.server.proc.pid)
+        self.drops0 = conntrack_drops()
         self.t0 = time.monotonic()
         self.prober = Prober(self.server.port)
         self.prober.start()
@@ -708,6 +767,10 @@ class Attack:
         """The attack ends: (b) and (c)."""
         self.prober.wait_rounds(2, 10)
         self.prober.stop()
+        drops = conntrack_drops()
+        if drops is not None and self.drops0 is not None and drops > self.drops0:
+            print(f"     WARNING: the host's connection tracking dropped {drops - self.drops0} packets during the "
+                  "attack (its table full): connects waited for SYN retransmits", flush=True)
         s = self.server.sampler
         hwm = hwm_kib(self.server.proc.pid) if self.server.alive() else None
         peak = s.peak_mib(self.t0, hwm=self.hwm_reset)
@@ -1428,6 +1491,14 @@ def ss_sockets(port):
     return rows
 
 
+def slowest_split(r):
+    """Where the slowest probe's time went: the TCP connect (the listen
+    queue, SYN retransmits) or the answer."""
+    if r is None or r.connect is None:
+        return ""
+    return f" (slowest: connect {r.connect * 1000:.0f} ms, answer {(r.latency - r.connect) * 1000:.0f} ms)"
+
+
 def latency_check(a, lat, limit_ms=1000):
     """(c) at the server's defaults: every probe answered 200 within a second."""
     for path in ("/healthz", "/auth/me"):
@@ -1436,7 +1507,8 @@ def latency_check(a, lat, limit_ms=1000):
         worst = max(v) * 1000 if v else float("nan")
         a.check(bool(v) and worst < limit_ms and bad == 0,
                 f"(c) {path} from 127.0.0.1 throughout: p50 {pct(v, 50) * 1000:.1f} ms, p99 {pct(v, 99) * 1000:.1f} ms, "
-                f"max {worst:.0f} ms over {len(v)}" + (f", {bad} not 200" if bad else ""),
+                f"max {worst:.0f} ms over {len(v)}" + (f", {bad} not 200" if bad else "")
+                + slowest_split(lat.slowest.get(path)),
                 "      " + "; ".join(f"{k} x{n}" for k, n in lat.bad.most_common(3)))
         if path == "/healthz":
             a.note(f"/healthz max {worst:.0f} ms")
@@ -1782,6 +1854,7 @@ def main():
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     sys.setswitchinterval(0.001)  # the prober's latency is not the attackers' GIL slice
+    roomy_conntrack()
 
     ctx = Context(args)
     only = [x.strip() for x in args.only.split(",") if x.strip()]
