@@ -202,11 +202,11 @@ impl EdgeIo {
                 // waits for connections being shed to close. Nothing of it
                 // has reached the app, so, unless an earlier request is
                 // still being answered, the table may evict it (after
-                // those waiting on their clients): a client's thousand
-                // connections waiting here must not fill the table against
-                // newcomers.
+                // every connection waiting on its client): a client's
+                // thousand connections waiting here must not fill the table
+                // against newcomers.
                 if self.heads <= self.answers.done() {
-                    self.slot.waiting();
+                    self.slot.waiting_for_room();
                 } else {
                     self.slot.busy();
                 }

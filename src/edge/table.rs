@@ -28,9 +28,9 @@
 //! - **The table.** At most `WXAUTH_MAX_CONNECTIONS` connections are
 //!   counted. A new one past that evicts, of the client address holding the
 //!   most connections, the one that has waited on its client longest (an
-//!   idle keep-alive, or the slowest unfinished request; a whole request
-//!   waiting for room only after those), never one whose request is being
-//!   answered; so one address holding every slot cannot
+//!   idle keep-alive, or the slowest unfinished request); a whole request
+//!   waiting for room only when no connection waits on its client, and
+//!   never one whose request is being answered; so one address holding every slot cannot
 //!   keep another client out, nor, churning through the table, push out
 //!   another's connection that is waiting its turn. Only when every
 //!   connection is busy is the newcomer closed unanswered.
@@ -91,9 +91,12 @@ pub(super) struct Slot {
     held: AtomicUsize,
     /// Bytes it held when it was shed, counted until it closes.
     draining: AtomicUsize,
-    /// Since when the connection waits on its client with no request being
-    /// answered (idle, or an unfinished request); 0: busy.
+    /// Since when the connection waits with no request being answered (on
+    /// its client: idle, or an unfinished request; or for room for a whole
+    /// request); 0: busy.
     waiting_since: AtomicU64,
+    /// It waits for room for a whole request, not on its client.
+    whole: AtomicBool,
     /// Closed by the table: the connection ends at its next poll.
     evicted: AtomicBool,
     waker: AtomicWaker,
@@ -115,6 +118,18 @@ impl Slot {
 
     /// The connection waits on its client (from now, unless it already did).
     pub(super) fn waiting(&self) {
+        self.whole.store(false, Ordering::Release);
+        self.wait();
+    }
+
+    /// The connection has a whole request that waits for room in the
+    /// budget (from now, unless it already waited).
+    pub(super) fn waiting_for_room(&self) {
+        self.whole.store(true, Ordering::Release);
+        self.wait();
+    }
+
+    fn wait(&self) {
         let _ =
             self.waiting_since
                 .compare_exchange(0, now_ms(), Ordering::AcqRel, Ordering::Relaxed);
@@ -122,6 +137,7 @@ impl Slot {
 
     /// The connection has a whole request to answer.
     pub(super) fn busy(&self) {
+        self.whole.store(false, Ordering::Release);
         self.waiting_since.store(0, Ordering::Release);
     }
 
@@ -265,16 +281,16 @@ impl Slots {
     }
 
     /// The connection a newcomer to a full table evicts: of the address
-    /// with the most connections, the one waiting on its client longest (a
-    /// whole request waiting for room only after those); none when every
-    /// connection is busy.
+    /// with the most connections, the one waiting on its client longest; a
+    /// whole request waiting for room only when no connection waits on its
+    /// client; none when every connection is busy.
     fn eviction(&self) -> Option<u64> {
         self.values()
             .filter(|slot| slot.waiting_since.load(Ordering::Acquire) != 0)
             .min_by_key(|slot| {
                 (
+                    slot.whole.load(Ordering::Acquire),
                     std::cmp::Reverse(slot.peers.load(Ordering::Relaxed)),
-                    slot.queued.load(Ordering::Acquire),
                     slot.waiting_since.load(Ordering::Acquire),
                     slot.id,
                 )
@@ -333,6 +349,7 @@ impl Table {
             held: AtomicUsize::new(0),
             draining: AtomicUsize::new(0),
             waiting_since: AtomicU64::new(now_ms()),
+            whole: AtomicBool::new(false),
             evicted: AtomicBool::new(false),
             waker: AtomicWaker::new(),
             buffer: Mutex::new(BytesMut::new()),
@@ -709,6 +726,7 @@ mod tests {
         assert!(table.hold(&holder, ROOM + 1));
         // The request waits for the holder shed for it to close.
         assert!(!table.admit(&request, &waker));
+        request.waiting_for_room();
         assert!(holder.evicted());
         let idle = table.open(address(2)).unwrap();
         let slow = table.open(address(3)).unwrap();
@@ -716,8 +734,32 @@ mod tests {
         // though the request has waited longer.
         let newcomer = table.open(address(4)).unwrap();
         assert!(idle.evicted() && !slow.evicted() && !request.evicted());
+        // Woken to look for room again, it still waits for room.
+        table.wake(1);
         table.open(address(5)).unwrap();
         assert!(slow.evicted() && !newcomer.evicted() && !request.evicted());
+    }
+
+    #[test]
+    fn a_request_waiting_for_room_outlasts_a_crowd_s_idle_connections_whatever_its_address() {
+        let table = Table::new(3, usize::MAX);
+        let lone = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 1, 9));
+        // The crowd's whole request waits for room; another address's
+        // connection waits on its client, newer and on a smaller address.
+        let request = table.open(LOCAL).unwrap();
+        request.waiting_for_room();
+        let busy = table.open(LOCAL).unwrap();
+        busy.busy();
+        let idle = table.open(lone).unwrap();
+        let newcomer = table.open(LOCAL).unwrap();
+        assert!(idle.evicted() && !request.evicted());
+        // Answered, and back to waiting on its client (a keep-alive): an
+        // ordinary idle connection again.
+        newcomer.busy();
+        request.busy();
+        request.waiting();
+        table.open(lone).unwrap();
+        assert!(request.evicted() && !busy.evicted() && !newcomer.evicted());
     }
 
     #[test]
