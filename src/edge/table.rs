@@ -30,10 +30,10 @@
 //!   most connections, the one that has waited on its client longest (an
 //!   idle keep-alive, or the slowest unfinished request); a whole request
 //!   waiting for room only when no connection waits on its client, and
-//!   never one whose request is being answered; so one address holding every slot cannot
-//!   keep another client out, nor, churning through the table, push out
-//!   another's connection that is waiting its turn. Only when every
-//!   connection is busy is the newcomer closed unanswered.
+//!   never one whose request is being answered; so one address holding
+//!   every slot cannot keep another client out, nor, churning through the
+//!   table, push out another's connection that is waiting its turn. Only
+//!   when every connection is busy is the newcomer closed unanswered.
 //!
 //! Connections live on several worker threads; each has a [`Slot`] here
 //! (atomics and a waker), and the table itself is one short-held mutex.
